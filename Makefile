@@ -1,0 +1,65 @@
+# TierCare: `make demo` runs the product, `make test` runs every test (SQLite, then PostgreSQL).
+# Everything a fresh machine lacks is installed by these targets (see docs/dependencies.md).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PG_URL ?= postgres://postgres@127.0.0.1:5432/tiercare
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: demo test test-sqlite test-postgres lint bench deps static messages system-deps postgres clean
+
+demo: deps
+	$(VENV)/bin/tiercare demo
+
+test: deps system-deps postgres
+	$(PY) -m pytest -n 2 -q tests
+	TIERCARE_DATABASE_URL=$(PG_URL) $(PY) -m pytest -n 2 -q tests
+
+test-sqlite: deps system-deps
+	$(PY) -m pytest -n 2 -q tests
+
+test-postgres: deps system-deps postgres
+	TIERCARE_DATABASE_URL=$(PG_URL) $(PY) -m pytest -n 2 -q tests
+
+lint: deps
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy src
+
+bench: deps postgres
+	$(PY) bench/run.py
+
+deps: $(VENV)/.installed static messages
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+static: node_modules/.installed
+	node frontend/build_static.mjs
+
+messages: $(VENV)/.installed
+	@command -v msgfmt >/dev/null || $(MAKE) system-deps
+	cd src/tiercare && ../../$(PY) -m django compilemessages --settings=tiercare.settings -v 0
+
+# Debian packages the tests need: chromium for the browser journeys, CJK fonts so Chinese
+# renders, gettext for compilemessages. Installed only when missing.
+system-deps:
+	@if ! command -v chromium >/dev/null || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1 || ! command -v msgfmt >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk gettext >/dev/null; \
+	fi
+
+# Start the local PostgreSQL cluster if it is not answering.
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start
+	@for i in 1 2 3 4 5 6 7 8 9 10; do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+	@pg_isready -h 127.0.0.1 -p 5432
+
+clean:
+	rm -rf $(VENV) node_modules src/tiercare/web/static/vendor var

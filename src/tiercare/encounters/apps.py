@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class EncountersConfig(AppConfig):
+    name = "tiercare.encounters"
+    label = "encounters"
+    verbose_name = _("Encounters")

@@ -1,0 +1,149 @@
+"""The facts other systems send: encounters with their diagnoses and costs, and insurance
+settlements, including care outside the county (rules.md §9, indicators.md "common
+definitions": care outside the county is known only from settlements)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from tiercare.registry.models import Level
+
+MONEY = {"max_digits": 12, "decimal_places": 2, "default": Decimal("0.00")}
+
+
+class EncounterClass(models.TextChoices):
+    """Encounter class (FHIR v3 ActCode AMB/EMER/IMP/HH)."""
+
+    OUTPATIENT = "outpatient", _("Outpatient")
+    EMERGENCY = "emergency", _("Emergency")
+    INPATIENT = "inpatient", _("Inpatient")
+    HOME_VISIT = "home_visit", _("Home visit")
+
+
+class Encounter(models.Model):
+    """One visit, admission or home visit of a resident at a member institution."""
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="encounters",
+        verbose_name=_("resident"),
+    )
+    encounter_class = models.CharField(_("class"), max_length=12, choices=EncounterClass.choices)
+    institution = models.ForeignKey(
+        "registry.Institution", on_delete=models.PROTECT, related_name="encounters",
+        verbose_name=_("institution"),
+    )
+    department = models.ForeignKey(
+        "registry.Department", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="encounters", verbose_name=_("department"),
+    )
+    practitioner = models.ForeignKey(
+        "registry.Practitioner", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="encounters", verbose_name=_("practitioner"),
+    )
+    start = models.DateTimeField(_("start"))
+    end = models.DateTimeField(_("end"), null=True, blank=True)
+    primary_diagnosis = models.CharField(_("primary diagnosis (ICD-10)"), max_length=10)
+    total = models.DecimalField(_("total cost"), **MONEY)
+    drugs = models.DecimalField(_("drugs"), **MONEY)
+    consumables = models.DecimalField(_("consumables"), **MONEY)
+    examinations = models.DecimalField(_("examinations and tests"), **MONEY)
+    services = models.DecimalField(_("medical services"), **MONEY)
+    insurance_paid = models.DecimalField(_("insurance paid"), **MONEY)
+    source_system = models.CharField(_("source system"), max_length=50)
+    source_id = models.CharField(_("source id"), max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("encounter")
+        verbose_name_plural = _("encounters")
+        ordering = ["-start"]
+        indexes = [
+            models.Index(fields=["patient", "start"], name="encounter_patient_start"),
+            models.Index(fields=["institution", "start"], name="encounter_inst_start"),
+            models.Index(fields=["start"], name="encounter_start"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["source_system", "source_id"],
+                                    name="encounter_source_unique"),
+            models.CheckConstraint(condition=models.Q(end__isnull=True)
+                                   | models.Q(end__gte=models.F("start")),
+                                   name="encounter_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_encounter_class_display()} {self.start:%Y-%m-%d} {self.primary_diagnosis}"
+
+
+class Diagnosis(models.Model):
+    """A secondary diagnosis of an encounter (rank ≥ 1); the primary one (rank 0) is
+    ``Encounter.primary_diagnosis``. Codes are ICD-10, 3–6 characters of the Chinese clinical
+    edition accepted and matched on the category (rules.md §10)."""
+
+    encounter = models.ForeignKey(Encounter, on_delete=models.CASCADE, related_name="diagnoses")
+    rank = models.PositiveSmallIntegerField(_("rank"))
+    code = models.CharField(_("ICD-10 code"), max_length=10)
+
+    class Meta:
+        verbose_name = _("diagnosis")
+        verbose_name_plural = _("diagnoses")
+        ordering = ["encounter", "rank"]
+        constraints = [
+            models.UniqueConstraint(fields=["encounter", "rank"], name="diagnosis_rank_unique")
+        ]
+
+
+class Settlement(models.Model):
+    """An insurance settlement (医保结算) for care in or outside the county. In-county
+    settlements point at the encounter they pay for where it is known (``encounter``), so that
+    one care event is counted once (indicators.md, common definitions)."""
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="settlements",
+        verbose_name=_("resident"),
+    )
+    scheme = models.CharField(_("insurance scheme"), max_length=10)
+    in_county = models.BooleanField(_("in county"))
+    institution = models.ForeignKey(
+        "registry.Institution", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="settlements", verbose_name=_("institution"),
+    )
+    institution_name = models.CharField(_("institution name"), max_length=200)
+    institution_level = models.CharField(_("institution level"), max_length=12,
+                                         choices=Level.choices)
+    division_code = models.CharField(_("institution division code"), max_length=12)
+    encounter_class = models.CharField(_("class"), max_length=12, choices=EncounterClass.choices)
+    start_date = models.DateField(_("start date"))
+    end_date = models.DateField(_("end date"), null=True, blank=True)
+    diagnosis = models.CharField(_("primary diagnosis (ICD-10)"), max_length=10)
+    total = models.DecimalField(_("total cost"), **MONEY)
+    fund_paid = models.DecimalField(_("fund paid"), **MONEY)
+    self_paid = models.DecimalField(_("self paid"), **MONEY)
+    encounter = models.ForeignKey(
+        Encounter, null=True, blank=True, on_delete=models.SET_NULL, related_name="settlements"
+    )
+    encounter_ref = models.CharField(_("encounter reference"), max_length=64, blank=True)
+    settled_at = models.DateTimeField(_("settled"), null=True, blank=True)
+    source_system = models.CharField(_("source system"), max_length=50)
+    source_id = models.CharField(_("source id"), max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("insurance settlement")
+        verbose_name_plural = _("insurance settlements")
+        ordering = ["-start_date"]
+        indexes = [
+            models.Index(fields=["patient", "start_date"], name="settlement_patient_start"),
+            models.Index(fields=["in_county", "start_date"], name="settlement_county_start"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["source_system", "source_id"],
+                                    name="settlement_source_unique"),
+            models.CheckConstraint(
+                condition=models.Q(total=models.F("fund_paid") + models.F("self_paid")),
+                name="settlement_total_is_sum",
+            ),
+        ]

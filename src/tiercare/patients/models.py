@@ -1,0 +1,167 @@
+"""Residents and their identifiers: the shared resident health record's master data.
+
+Rules: ``rules.md`` §10 (resident ID number, health record number), §11 (privacy). The master
+patient index (``patients.matching``) links records of one person; merges are reversible.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Sex(models.TextChoices):
+    """GB/T 2261.1 sex codes."""
+
+    UNKNOWN = "0", _("Unknown")
+    MALE = "1", _("Male")
+    FEMALE = "2", _("Female")
+
+
+class Scheme(models.TextChoices):
+    """Basic medical insurance scheme (glossary: Scheme.*)."""
+
+    RESIDENT = "resident", _("Resident insurance")
+    EMPLOYEE = "employee", _("Employee insurance")
+    NONE = "none", _("Uninsured / self-paying")
+
+
+class IdentifierType(models.TextChoices):
+    ID_CARD = "id_card", _("Resident ID number")
+    PASSPORT = "passport", _("Passport")
+    HK_MACAO_PERMIT = "hk_macao_permit", _("Hong Kong/Macao resident permit")
+    TAIWAN_PERMIT = "taiwan_permit", _("Taiwan resident permit")
+    HEALTH_RECORD = "health_record", _("Health record number")
+    MEDICAL_RECORD = "medical_record", _("Hospital medical record number")
+
+
+class Patient(models.Model):
+    """A resident with a health record in the alliance (居民 / 患者)."""
+
+    health_record_no = models.CharField(
+        _("health record number"), max_length=17, unique=True,
+        help_text=_("17 digits: county (6) + township (3) + village (3) + serial (5)"),
+    )
+    name = models.CharField(_("name"), max_length=50)
+    # Pinyin initials of the name, e.g. 张三 → "zs". ``name_initials_alt`` holds the reading of
+    # a polyphone surname (单 shan/dan, 曾 zeng/ceng, 解 xie/jie) so that both readings find it.
+    name_initials = models.CharField(_("pinyin initials"), max_length=20, db_index=True)
+    name_initials_alt = models.CharField(max_length=20, blank=True, db_index=True)
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
+    birth_date = models.DateField(_("birth date"))
+    id_type = models.CharField(
+        _("identity document type"), max_length=20, choices=IdentifierType.choices,
+        default=IdentifierType.ID_CARD,
+    )
+    id_number = models.CharField(_("identity document number"), max_length=32, blank=True)
+    ethnicity = models.CharField(_("ethnicity"), max_length=2, blank=True,
+                                 help_text=_("GB 3304 code"))
+    phone = models.CharField(_("phone"), max_length=20, blank=True, db_index=True)
+    address_code = models.CharField(
+        _("address division code"), max_length=12, db_index=True,
+        help_text=_("12-digit village-level division code"),
+    )
+    address = models.CharField(_("address"), max_length=200, blank=True)
+    scheme = models.CharField(_("insurance scheme"), max_length=10, choices=Scheme.choices,
+                              default=Scheme.RESIDENT)
+    insured_county = models.CharField(_("insured county"), max_length=6, blank=True)
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_records",
+        verbose_name=_("merged into"),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    deceased_date = models.DateField(_("date of death"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("resident")
+        verbose_name_plural = _("residents")
+        indexes = [
+            models.Index(fields=["id_number"], name="patient_id_number"),
+            models.Index(fields=["name", "birth_date"], name="patient_name_birth"),
+            models.Index(fields=["birth_date", "sex"], name="patient_birth_sex"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["id_type", "id_number"],
+                condition=models.Q(is_active=True) & ~models.Q(id_number=""),
+                name="patient_active_id_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.health_record_no})"
+
+
+class Identifier(models.Model):
+    """Any further identifier of a resident: passports, permits, hospital record numbers from
+    member systems (system + value), FHIR Patient.identifier."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="identifiers")
+    type = models.CharField(_("type"), max_length=20, choices=IdentifierType.choices)
+    system = models.CharField(_("issuing system"), max_length=100, blank=True)
+    value = models.CharField(_("value"), max_length=64)
+
+    class Meta:
+        verbose_name = _("identifier")
+        verbose_name_plural = _("identifiers")
+        constraints = [
+            models.UniqueConstraint(fields=["type", "system", "value"], name="identifier_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_type_display()} {self.value}"
+
+
+class MatchCandidate(models.Model):
+    """A probable duplicate pair found by the master patient index (same name + birth date +
+    sex, optionally phone), waiting for a person to review it."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Awaiting review")
+        MERGED = "merged", _("Merged")
+        DISMISSED = "dismissed", _("Not the same person")
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    candidate = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    score = models.PositiveSmallIntegerField(_("score"))
+    reasons = models.JSONField(_("reasons"), default=list)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.OPEN)
+    found_at = models.DateTimeField(_("found"), auto_now_add=True)
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("probable match")
+        verbose_name_plural = _("probable matches")
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "candidate"], name="match_pair_unique")
+        ]
+
+
+class Merge(models.Model):
+    """A merge of one resident record (``merged``) into another (``survivor``). ``moved`` lists
+    every row that the merge re-pointed, per app, so that ``undo`` restores exactly them."""
+
+    survivor = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    merged = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    moved = models.JSONField(default=dict)
+    reason = models.CharField(_("reason"), max_length=200, blank=True)
+    merged_at = models.DateTimeField(_("merged"), auto_now_add=True)
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("merge")
+        verbose_name_plural = _("merges")
+        ordering = ["-merged_at"]

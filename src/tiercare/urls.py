@@ -1,0 +1,20 @@
+"""URL map: the web UI, the admin back-office and the JSON API."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from tiercare.api import api
+
+urlpatterns = [
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("api/", api.urls),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("tiercare.accounts.urls")),
+    path("", include("tiercare.web.urls")),
+]
+
+handler400 = "tiercare.web.views.errors.bad_request"
+handler403 = "tiercare.web.views.errors.permission_denied"
+handler404 = "tiercare.web.views.errors.page_not_found"
+handler500 = "tiercare.web.views.errors.server_error"
