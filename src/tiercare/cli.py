@@ -1,14 +1,120 @@
-"""The ``tiercare`` command: a thin wrapper over Django management commands."""
+"""The ``tiercare`` command.
+
+``tiercare demo``, ``serve``, ``synth``, ``import encounters|settlements FILE``, ``migrate``
+and ``createuser`` are the documented verbs; any other word is passed to Django's management
+commands (``tiercare shell``, ``tiercare check``, …). Every verb honours
+``TIERCARE_DATABASE_URL`` and ``TIERCARE_DATA_DIR`` through the settings.
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
+from collections.abc import Sequence
+
+DEMO_RESIDENTS = 100_000
+DEMO_SEED = 2026
 
 
-def main(argv: list[str] | None = None) -> None:
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tiercare.settings")
+    import django
+
+    django.setup()
+
+
+def _manage(args: Sequence[str]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tiercare.settings")
     from django.core.management import execute_from_command_line
 
-    args = list(sys.argv[1:] if argv is None else argv)
     execute_from_command_line(["tiercare", *args])
+
+
+def _demo_year() -> int:
+    """The demo county's data covers the last complete calendar year (Asia/Shanghai)."""
+    from django.utils import timezone
+
+    return timezone.localdate().year - 1
+
+
+def serve(host: str, port: int, workers: int = 2) -> None:
+    """Serve the application with gunicorn (static files through WhiteNoise)."""
+    from gunicorn.app.base import BaseApplication
+
+    from tiercare.wsgi import application
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", 4)
+            self.cfg.set("accesslog", None)
+            self.cfg.set("timeout", 120)
+
+        def load(self) -> object:
+            return application
+
+    _Server().run()
+
+
+def demo(residents: int, port: int, host: str = "127.0.0.1") -> None:
+    """Migrate, build a demo county if the database is empty, create one account per role,
+    then serve. Re-running reuses the database."""
+    _setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from tiercare.accounts.services import DEMO_PASSWORD, create_demo_accounts
+    from tiercare.patients.models import Patient
+    from tiercare.registry.models import Alliance
+    from tiercare.synth import generate
+
+    print(f"Database: {settings.DATABASES['default']['NAME']}", flush=True)
+    call_command("migrate", interactive=False, verbosity=0)
+    if not Patient.objects.exists():
+        print(f"Building a demo county of {residents:,} residents …", flush=True)
+        generate(residents, seed=DEMO_SEED, year=_demo_year(), progress=True)
+    alliance = Alliance.objects.order_by("code").first()
+    if alliance is None:
+        sys.exit("The database has residents but no alliance; use an empty TIERCARE_DATA_DIR.")
+    accounts = create_demo_accounts(alliance)
+    print("\nTierCare demo is running at http://%s:%d/" % (host, port))
+    print(f"Every demo account's password: {DEMO_PASSWORD}")
+    for username, _password, role in accounts:
+        print(f"  {username:<16} {role}")
+    print("Press Ctrl+C to stop.\n", flush=True)
+    serve(host, port)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help"}:
+        print(__doc__)
+        print("Verbs: demo [--residents N] [--port P] | serve [--host H] [--port P] | "
+              "synth --residents N --seed S --year Y | import encounters|settlements FILE | "
+              "migrate | createuser USERNAME --role ROLE | any Django management command")
+        return
+    verb, rest = args[0], args[1:]
+    if verb == "demo":
+        parser = argparse.ArgumentParser(prog="tiercare demo")
+        parser.add_argument("--residents", type=int, default=DEMO_RESIDENTS)
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--host", default="127.0.0.1")
+        ns = parser.parse_args(rest)
+        demo(ns.residents, ns.port, ns.host)
+    elif verb == "serve":
+        parser = argparse.ArgumentParser(prog="tiercare serve")
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--workers", type=int, default=2)
+        ns = parser.parse_args(rest)
+        _setup()
+        serve(ns.host, ns.port, ns.workers)
+    elif verb == "import":
+        kinds = {"encounters": "import_encounters", "settlements": "import_settlements"}
+        if not rest or rest[0] not in kinds:
+            sys.exit("usage: tiercare import encounters|settlements FILE [options]")
+        _manage([kinds[rest[0]], *rest[1:]])
+    else:
+        _manage(args)
