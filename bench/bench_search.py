@@ -81,7 +81,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.residents, args.queries = 20_000, 50
-    url = args.postgres or f"sqlite:///{ROOT / 'var' / 'bench' / f'search-{args.residents}.sqlite3'}"
+    sqlite_file = ROOT / "var" / "bench" / f"search-{args.residents}.sqlite3"
+    url = args.postgres or f"sqlite:///{sqlite_file}"
     (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
     ensure_database(url, args.residents)
 
@@ -90,9 +91,10 @@ def main() -> int:
     import django
 
     django.setup()
+    from tiercare.patients.services import search_patients
+
     from tiercare.accounts.models import Role, User
     from tiercare.patients.models import Patient
-    from tiercare.patients.services import search_patients
 
     user, _ = User.objects.get_or_create(
         username="bench-search", defaults={"role": Role.SYSTEM_ADMIN, "is_active": True}

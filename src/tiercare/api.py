@@ -12,7 +12,10 @@ from ninja.security import django_auth
 api = NinjaAPI(
     title="TierCare API",
     version="1",
-    description="JSON API of TierCare. Authentication: the web session (django_auth checks the CSRF token on unsafe methods).",
+    description=(
+        "JSON API of TierCare. Authentication: the web session "
+        "(django_auth checks the CSRF token on unsafe methods)."
+    ),
     auth=django_auth,
     urls_namespace="api",
 )

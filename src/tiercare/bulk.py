@@ -20,7 +20,7 @@ def table(model: type[models.Model]) -> str:
 
 def columns(model: type[models.Model], fields: Sequence[str]) -> list[str]:
     """Database column names for the given field names (``patient`` → ``patient_id``)."""
-    return [model._meta.get_field(name).column for name in fields]  # type: ignore[union-attr]
+    return [model._meta.get_field(name).column for name in fields]  # type: ignore[union-attr,misc]
 
 
 def insert_rows(
@@ -69,7 +69,8 @@ def next_id(model: type[models.Model]) -> int:
     """The first free primary key of ``model`` (for generators that assign ids themselves;
     call ``reset_sequence`` afterwards on PostgreSQL)."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {connection.ops.quote_name(table(model))}")
+        tbl = connection.ops.quote_name(table(model))
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {tbl}")
         value = cursor.fetchone()
     return int(value[0]) if value else 1
 

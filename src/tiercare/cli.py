@@ -44,7 +44,7 @@ def serve(host: str, port: int, workers: int = 2) -> None:
 
     from tiercare.wsgi import application
 
-    class _Server(BaseApplication):  # type: ignore[misc]
+    class _Server(BaseApplication):  # gunicorn ships no types: BaseApplication is Any
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
@@ -79,7 +79,7 @@ def demo(residents: int, port: int, host: str = "127.0.0.1") -> None:
     if alliance is None:
         sys.exit("The database has residents but no alliance; use an empty TIERCARE_DATA_DIR.")
     accounts = create_demo_accounts(alliance)
-    print("\nTierCare demo is running at http://%s:%d/" % (host, port))
+    print(f"\nTierCare demo is running at http://{host}:{port}/")
     print(f"Every demo account's password: {DEMO_PASSWORD}")
     for username, _password, role in accounts:
         print(f"  {username:<16} {role}")

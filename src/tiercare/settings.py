@@ -48,9 +48,10 @@ if not SECRET_KEY:
         except OSError:
             pass
 
+_DEFAULT_HOSTS = "localhost,127.0.0.1,[::1],testserver"
 ALLOWED_HOSTS = [
     h.strip()
-    for h in os.environ.get("TIERCARE_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",")
+    for h in os.environ.get("TIERCARE_ALLOWED_HOSTS", _DEFAULT_HOSTS).split(",")
     if h.strip()
 ]
 
@@ -107,7 +108,7 @@ TEMPLATES = [
 def _database() -> dict[str, Any]:
     default_url = f"sqlite:///{DATA_DIR / 'tiercare.sqlite3'}"
     url = os.environ.get("TIERCARE_DATABASE_URL", default_url)
-    config: dict[str, Any] = dj_database_url.parse(url, conn_max_age=0)
+    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=0))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN so
