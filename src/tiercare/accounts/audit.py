@@ -31,15 +31,19 @@ def record(
     summary: str = "",
     changes: dict[str, Any] | None = None,
     request: HttpRequest | None = None,
+    username: str = "",
 ) -> AuditEvent:
-    """Append one audit event. ``user`` and ``request`` default to the current request's."""
+    """Append one audit event. ``user`` and ``request`` default to the current request's.
+
+    ``username`` names the account when there is no user row to point at (a failed login
+    with an unknown user name); otherwise the user's own name is recorded."""
     request = request or current_request.get()
-    if user is None and request is not None and getattr(request, "user", None) is not None:
-        if request.user.is_authenticated:
-            user = request.user  # type: ignore[assignment]
+    request_user = getattr(request, "user", None) if request is not None else None
+    if user is None and isinstance(request_user, User) and request_user.is_authenticated:
+        user = request_user
     return AuditEvent.objects.create(
         user=user,
-        username=user.get_username() if user else "",
+        username=(user.get_username() if user else username)[:150],
         role=user.role if user else "",
         action=action,
         object_type=object_type,

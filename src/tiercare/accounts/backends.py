@@ -1,10 +1,14 @@
 """Authentication with lockout: after ``TIERCARE_LOCKOUT_THRESHOLD`` consecutive failures an
-account is locked for ``TIERCARE_LOCKOUT_MINUTES`` (GB/T 22239-2019: login failure handling).
-The counter changes with one conditional UPDATE, never read-modify-write."""
+account is locked for ``TIERCARE_LOCKOUT_MINUTES`` (defaults 5 and 15; GB/T 22239-2019,
+identity authentication: login failure handling). The counter changes with one conditional
+UPDATE, never read-modify-write, so concurrent attempts cannot lose a failure.
+
+The moment an account becomes locked is written to the audit trail (``LOCKED``) here, where
+it is known exactly; LOGIN / LOGIN_FAILED / LOGOUT are recorded by ``accounts.signals``."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -13,7 +17,18 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
-from tiercare.accounts.models import User
+from tiercare.accounts.models import AuditEvent, User
+
+
+def locked_until(username: str, *, now: datetime | None = None) -> datetime | None:
+    """When the account ``username`` is locked, the end of the lock; else ``None``."""
+    now = now or timezone.now()
+    until = (
+        User.objects.filter(username=username, locked_until__gt=now)
+        .values_list("locked_until", flat=True)
+        .first()
+    )
+    return until
 
 
 class LockoutModelBackend(ModelBackend):
@@ -35,9 +50,18 @@ class LockoutModelBackend(ModelBackend):
             User.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
             return user
         threshold = settings.TIERCARE_LOCKOUT_THRESHOLD
+        minutes = settings.TIERCARE_LOCKOUT_MINUTES
         User.objects.filter(pk=user.pk).update(failed_logins=F("failed_logins") + 1)
-        User.objects.filter(pk=user.pk, failed_logins__gte=threshold).update(
-            locked_until=now + timedelta(minutes=settings.TIERCARE_LOCKOUT_MINUTES),
-            failed_logins=0,
+        until = now + timedelta(minutes=minutes)
+        locked = User.objects.filter(pk=user.pk, failed_logins__gte=threshold).update(
+            locked_until=until, failed_logins=0,
         )
+        if locked:
+            from tiercare.accounts import audit
+
+            audit.record(
+                AuditEvent.Action.LOCKED, user=user, object_type="user", object_id=user.pk,
+                summary=f"locked until {until.isoformat()} after {threshold} failed logins",
+                request=request,
+            )
         return None
