@@ -9,6 +9,8 @@ from django.http import HttpRequest
 from ninja import NinjaAPI
 from ninja.security import django_auth
 
+from tiercare.api_problems import register as register_problems
+
 api = NinjaAPI(
     title="TierCare API",
     version="1",
@@ -24,3 +26,10 @@ api = NinjaAPI(
 @api.get("/health", auth=None, summary="Liveness check")
 def health(request: HttpRequest) -> dict[str, str]:
     return {"status": "ok"}
+
+
+api.add_router("/encounters", "tiercare.encounters.api.router")
+
+api.add_router("/registry", "tiercare.registry.api.router")
+api.add_router("/patients", "tiercare.patients.api.router")
+register_problems(api)

@@ -5,13 +5,15 @@ definitions": care outside the county is known only from settlements)."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from tiercare.patients.models import Scheme
 from tiercare.registry.models import Level
 
-MONEY = {"max_digits": 12, "decimal_places": 2, "default": Decimal("0.00")}
+MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2, "default": Decimal("0.00")}
 
 
 class EncounterClass(models.TextChoices):
@@ -26,14 +28,16 @@ class EncounterClass(models.TextChoices):
 class Encounter(models.Model):
     """One visit, admission or home visit of a resident at a member institution."""
 
+    # The (patient, start) and (institution, start) indexes serve these keys and the period
+    # queries; more indexes would slow the bulk import (≥ 50,000 rows/s, issue 2) down.
     patient = models.ForeignKey(
         "patients.Patient", on_delete=models.PROTECT, related_name="encounters",
-        verbose_name=_("resident"),
+        verbose_name=_("resident"), db_index=False,
     )
     encounter_class = models.CharField(_("class"), max_length=12, choices=EncounterClass.choices)
     institution = models.ForeignKey(
         "registry.Institution", on_delete=models.PROTECT, related_name="encounters",
-        verbose_name=_("institution"),
+        verbose_name=_("institution"), db_index=False,
     )
     department = models.ForeignKey(
         "registry.Department", null=True, blank=True, on_delete=models.PROTECT,
@@ -45,7 +49,7 @@ class Encounter(models.Model):
     )
     start = models.DateTimeField(_("start"))
     end = models.DateTimeField(_("end"), null=True, blank=True)
-    primary_diagnosis = models.CharField(_("primary diagnosis (ICD-10)"), max_length=10)
+    primary_diagnosis = models.CharField(_("primary diagnosis (ICD-10)"), max_length=12)
     total = models.DecimalField(_("total cost"), **MONEY)
     drugs = models.DecimalField(_("drugs"), **MONEY)
     consumables = models.DecimalField(_("consumables"), **MONEY)
@@ -54,8 +58,11 @@ class Encounter(models.Model):
     insurance_paid = models.DecimalField(_("insurance paid"), **MONEY)
     source_system = models.CharField(_("source system"), max_length=50)
     source_id = models.CharField(_("source id"), max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # Digest of the normalised content as last received: a re-sent row with the same source
+    # id is "unchanged" when the digest matches and "updated" (and audited) when it differs.
+    source_hash = models.CharField(_("content digest"), max_length=32, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("encounter")
@@ -64,7 +71,6 @@ class Encounter(models.Model):
         indexes = [
             models.Index(fields=["patient", "start"], name="encounter_patient_start"),
             models.Index(fields=["institution", "start"], name="encounter_inst_start"),
-            models.Index(fields=["start"], name="encounter_start"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["source_system", "source_id"],
@@ -75,7 +81,8 @@ class Encounter(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_encounter_class_display()} {self.start:%Y-%m-%d} {self.primary_diagnosis}"
+        return (f"{self.get_encounter_class_display()} {self.start:%Y-%m-%d} "
+                f"{self.primary_diagnosis}")
 
 
 class Diagnosis(models.Model):
@@ -83,9 +90,11 @@ class Diagnosis(models.Model):
     ``Encounter.primary_diagnosis``. Codes are ICD-10, 3–6 characters of the Chinese clinical
     edition accepted and matched on the category (rules.md §10)."""
 
-    encounter = models.ForeignKey(Encounter, on_delete=models.CASCADE, related_name="diagnoses")
+    # indexed by the (encounter, rank) unique constraint
+    encounter = models.ForeignKey(Encounter, on_delete=models.CASCADE, related_name="diagnoses",
+                                  verbose_name=_("encounter"), db_index=False)
     rank = models.PositiveSmallIntegerField(_("rank"))
-    code = models.CharField(_("ICD-10 code"), max_length=10)
+    code = models.CharField(_("ICD-10 code"), max_length=12)
 
     class Meta:
         verbose_name = _("diagnosis")
@@ -94,6 +103,9 @@ class Diagnosis(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["encounter", "rank"], name="diagnosis_rank_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.rank}: {self.code}"
 
 
 class Settlement(models.Model):
@@ -105,7 +117,7 @@ class Settlement(models.Model):
         "patients.Patient", on_delete=models.PROTECT, related_name="settlements",
         verbose_name=_("resident"),
     )
-    scheme = models.CharField(_("insurance scheme"), max_length=10)
+    scheme = models.CharField(_("insurance scheme"), max_length=10, choices=Scheme.choices)
     in_county = models.BooleanField(_("in county"))
     institution = models.ForeignKey(
         "registry.Institution", null=True, blank=True, on_delete=models.PROTECT,
@@ -118,18 +130,21 @@ class Settlement(models.Model):
     encounter_class = models.CharField(_("class"), max_length=12, choices=EncounterClass.choices)
     start_date = models.DateField(_("start date"))
     end_date = models.DateField(_("end date"), null=True, blank=True)
-    diagnosis = models.CharField(_("primary diagnosis (ICD-10)"), max_length=10)
+    diagnosis = models.CharField(_("primary diagnosis (ICD-10)"), max_length=12)
     total = models.DecimalField(_("total cost"), **MONEY)
     fund_paid = models.DecimalField(_("fund paid"), **MONEY)
     self_paid = models.DecimalField(_("self paid"), **MONEY)
     encounter = models.ForeignKey(
-        Encounter, null=True, blank=True, on_delete=models.SET_NULL, related_name="settlements"
+        Encounter, null=True, blank=True, on_delete=models.SET_NULL, related_name="settlements",
+        verbose_name=_("encounter"),
     )
     encounter_ref = models.CharField(_("encounter reference"), max_length=64, blank=True)
     settled_at = models.DateTimeField(_("settled"), null=True, blank=True)
     source_system = models.CharField(_("source system"), max_length=50)
     source_id = models.CharField(_("source id"), max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True)
+    source_hash = models.CharField(_("content digest"), max_length=32, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("insurance settlement")
@@ -138,6 +153,7 @@ class Settlement(models.Model):
         indexes = [
             models.Index(fields=["patient", "start_date"], name="settlement_patient_start"),
             models.Index(fields=["in_county", "start_date"], name="settlement_county_start"),
+            models.Index(fields=["encounter_ref"], name="settlement_encounter_ref"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["source_system", "source_id"],
@@ -147,3 +163,6 @@ class Settlement(models.Model):
                 name="settlement_total_is_sum",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.institution_name} {self.start_date:%Y-%m-%d} {self.total}"

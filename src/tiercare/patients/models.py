@@ -47,7 +47,8 @@ class Patient(models.Model):
     # Pinyin initials of the name, e.g. 张三 → "zs". ``name_initials_alt`` holds the reading of
     # a polyphone surname (单 shan/dan, 曾 zeng/ceng, 解 xie/jie) so that both readings find it.
     name_initials = models.CharField(_("pinyin initials"), max_length=20, db_index=True)
-    name_initials_alt = models.CharField(max_length=20, blank=True, db_index=True)
+    name_initials_alt = models.CharField(_("pinyin initials (other reading)"), max_length=20,
+                                         blank=True, db_index=True)
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
     birth_date = models.DateField(_("birth date"))
     id_type = models.CharField(
@@ -59,7 +60,7 @@ class Patient(models.Model):
                                  help_text=_("GB 3304 code"))
     phone = models.CharField(_("phone"), max_length=20, blank=True, db_index=True)
     address_code = models.CharField(
-        _("address division code"), max_length=12, db_index=True,
+        _("address division code"), max_length=12,
         help_text=_("12-digit village-level division code"),
     )
     address = models.CharField(_("address"), max_length=200, blank=True)
@@ -82,6 +83,12 @@ class Patient(models.Model):
             models.Index(fields=["id_number"], name="patient_id_number"),
             models.Index(fields=["name", "birth_date"], name="patient_name_birth"),
             models.Index(fields=["birth_date", "sex"], name="patient_birth_sex"),
+            # Grid scopes and per-village counts read ``address_code`` ranges of active records.
+            models.Index(fields=["address_code", "is_active"], name="patient_address_active"),
+            # Name-prefix search: ``LIKE '单%'`` on PostgreSQL whatever the database collation
+            # (SQLite answers the same search with a range on ``patient_name_birth``).
+            models.Index(fields=["name"], name="patient_name_like",
+                         opclasses=["varchar_pattern_ops"]),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -99,7 +106,8 @@ class Identifier(models.Model):
     """Any further identifier of a resident: passports, permits, hospital record numbers from
     member systems (system + value), FHIR Patient.identifier."""
 
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="identifiers")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="identifiers",
+                                verbose_name=_("resident"))
     type = models.CharField(_("type"), max_length=20, choices=IdentifierType.choices)
     system = models.CharField(_("issuing system"), max_length=100, blank=True)
     value = models.CharField(_("value"), max_length=64)
@@ -107,6 +115,8 @@ class Identifier(models.Model):
     class Meta:
         verbose_name = _("identifier")
         verbose_name_plural = _("identifiers")
+        # Search by a document number alone (passport, permit, member HIS record number).
+        indexes = [models.Index(fields=["value"], name="identifier_value")]
         constraints = [
             models.UniqueConstraint(fields=["type", "system", "value"], name="identifier_unique")
         ]
@@ -124,8 +134,10 @@ class MatchCandidate(models.Model):
         MERGED = "merged", _("Merged")
         DISMISSED = "dismissed", _("Not the same person")
 
-    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
-    candidate = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+",
+                                verbose_name=_("resident"))
+    candidate = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+",
+                                  verbose_name=_("possible duplicate"))
     score = models.PositiveSmallIntegerField(_("score"))
     reasons = models.JSONField(_("reasons"), default=list)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices,
@@ -133,7 +145,8 @@ class MatchCandidate(models.Model):
     found_at = models.DateTimeField(_("found"), auto_now_add=True)
     reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", verbose_name=_("reviewed by"),
     )
 
     class Meta:
@@ -143,25 +156,52 @@ class MatchCandidate(models.Model):
             models.UniqueConstraint(fields=["patient", "candidate"], name="match_pair_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.patient_id} ~ {self.candidate_id} ({self.score})"
+
 
 class Merge(models.Model):
     """A merge of one resident record (``merged``) into another (``survivor``). ``moved`` lists
     every row that the merge re-pointed, per app, so that ``undo`` restores exactly them."""
 
-    survivor = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
-    merged = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
-    moved = models.JSONField(default=dict)
+    survivor = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+",
+                                 verbose_name=_("surviving record"))
+    merged = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("merged record"))
+    moved = models.JSONField(_("rows moved"), default=dict)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     merged_at = models.DateTimeField(_("merged"), auto_now_add=True)
     merged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+",
+        verbose_name=_("merged by"),
     )
     undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
     undone_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", verbose_name=_("undone by"),
     )
 
     class Meta:
         verbose_name = _("merge")
         verbose_name_plural = _("merges")
         ordering = ["-merged_at"]
+
+    def __str__(self) -> str:
+        return f"{self.merged_id} → {self.survivor_id}"
+
+
+class HealthRecordCounter(models.Model):
+    """The last health record serial handed out in one village (rules.md §10: the 17-digit
+    number ends with a 5-digit serial per village). Allocation increments this row with one
+    atomic ``UPDATE … SET last_serial = last_serial + 1`` inside the registering transaction,
+    so two registrations never get the same serial."""
+
+    village_code = models.CharField(_("village division code"), max_length=12, unique=True)
+    last_serial = models.PositiveIntegerField(_("last serial"), default=0)
+
+    class Meta:
+        verbose_name = _("health record counter")
+        verbose_name_plural = _("health record counters")
+
+    def __str__(self) -> str:
+        return f"{self.village_code}: {self.last_serial}"

@@ -75,11 +75,11 @@ class Alliance(models.Model):
         "Institution", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         verbose_name=_("lead hospital"),
     )
-    divisions = models.ManyToManyField(
+    divisions: models.ManyToManyField[Division, Grid] = models.ManyToManyField(
         Division, through="Grid", related_name="alliances", verbose_name=_("grid")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("medical alliance")
@@ -95,14 +95,17 @@ class Grid(models.Model):
     must be in exactly one alliance [seed 002, rules.md §1]; overlaps are allowed to be stored
     so that the coverage check can report them instead of hiding them."""
 
-    alliance = models.ForeignKey(Alliance, on_delete=models.CASCADE, related_name="grid")
-    division = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="grid")
+    alliance = models.ForeignKey(Alliance, on_delete=models.CASCADE, related_name="grid",
+                                 verbose_name=_("medical alliance"))
+    division = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="grid",
+                                 verbose_name=_("division"))
 
     class Meta:
         verbose_name = _("grid")
         verbose_name_plural = _("grid")
         constraints = [
-            models.UniqueConstraint(fields=["alliance", "division"], name="grid_unique_per_alliance")
+            models.UniqueConstraint(fields=["alliance", "division"],
+                                    name="grid_unique_per_alliance")
         ]
 
     def __str__(self) -> str:
@@ -152,8 +155,8 @@ class Institution(models.Model):
     beds = models.PositiveIntegerField(_("beds"), default=0)
     services = models.JSONField(_("services"), default=list, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
         verbose_name = _("institution")
@@ -173,7 +176,8 @@ class Department(models.Model):
     """A clinical or technical department of an institution (科室)."""
 
     institution = models.ForeignKey(
-        Institution, on_delete=models.CASCADE, related_name="departments"
+        Institution, on_delete=models.CASCADE, related_name="departments",
+        verbose_name=_("institution"),
     )
     code = models.CharField(_("code"), max_length=32)
     name = models.CharField(_("name"), max_length=100)
@@ -245,14 +249,16 @@ class Posting(models.Model):
     at least one attending physician from the lead hospital all year [seed 003])."""
 
     practitioner = models.ForeignKey(
-        Practitioner, on_delete=models.CASCADE, related_name="postings"
+        Practitioner, on_delete=models.CASCADE, related_name="postings",
+        verbose_name=_("practitioner"),
     )
     institution = models.ForeignKey(
         Institution, on_delete=models.PROTECT, related_name="postings",
         verbose_name=_("host institution"),
     )
     department = models.ForeignKey(
-        Department, null=True, blank=True, on_delete=models.SET_NULL, related_name="postings"
+        Department, null=True, blank=True, on_delete=models.SET_NULL, related_name="postings",
+        verbose_name=_("department"),
     )
     start_date = models.DateField(_("start date"))
     end_date = models.DateField(_("end date"), null=True, blank=True)

@@ -28,7 +28,8 @@ class ChosenLanguageMiddleware(LocaleMiddleware):
     cookie) are answered in the language their ``Accept-Language`` asks for."""
 
     def process_request(self, request: HttpRequest) -> None:
-        if request.path.startswith("/api/") and settings.LANGUAGE_COOKIE_NAME not in request.COOKIES:
+        has_cookie = settings.LANGUAGE_COOKIE_NAME in request.COOKIES
+        if request.path.startswith("/api/") and not has_cookie:
             super().process_request(request)
             return
         translation.activate(chosen_language(request))
