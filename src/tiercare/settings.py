@@ -145,6 +145,7 @@ AUTH_PASSWORD_VALIDATORS = [
 TIERCARE_LOCKOUT_THRESHOLD = int(os.environ.get("TIERCARE_LOCKOUT_THRESHOLD", "5"))
 TIERCARE_LOCKOUT_MINUTES = int(os.environ.get("TIERCARE_LOCKOUT_MINUTES", "15"))
 
+CSRF_FAILURE_VIEW = "tiercare.web.views.errors.csrf_failure"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "web:home"
 LOGOUT_REDIRECT_URL = "accounts:login"

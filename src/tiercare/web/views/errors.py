@@ -42,3 +42,14 @@ def server_error(request: HttpRequest) -> HttpResponse:
     except Exception:
         template = loader.get_template("web/error_plain.html")
         return HttpResponse(template.render({"status": 500}), status=500)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form posted without a valid CSRF token (usually an expired page or cookies off):
+    explain it in the user's language instead of Django's English page."""
+    from django.utils.translation import gettext
+
+    message = gettext(
+        "The form expired or your browser blocked cookies. Reload the page and try again."
+    )
+    return render(request, "web/error.html", {"status": 403, "message": message}, status=403)
