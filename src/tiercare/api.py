@@ -1,6 +1,6 @@
 """The JSON API (Django Ninja): one router per app, OpenAPI schema at ``/api/openapi.json``.
 
-Errors are problem+json (RFC 9457) documents; see ``tiercare.web.problems``.
+Errors are problem+json (RFC 9457) documents; see ``tiercare.api_problems``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,134 @@
+"""Who sees which residents (rules.md §11: minimum necessary access; a practitioner sees the
+residents in their care relationship; ID numbers and phones masked for roles that do not need
+them).
+
+Scopes, by role (``tiercare.accounts.models.Role``):
+
+* system administrator, regulator: every resident; an auditor too, unless the account is held
+  to one alliance (``accounts.roles``: "an auditor may be held to one alliance"), then that
+  alliance's grid;
+* alliance administrator: residents whose address township (``address_code[:9]``) is in the
+  alliance's grid;
+* doctor, nurse, pharmacist: residents in the grid of their institution's alliance, or with an
+  encounter at their institution;
+* anyone else (no role, no scope, not logged in): nobody.
+
+The filters stay indexable: address ranges on the ``(address_code, is_active)`` index and a
+correlated ``EXISTS`` on the encounters' ``(patient, start)`` index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import (
+    BigIntegerField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+)
+
+from tiercare.accounts.models import Role
+from tiercare.patients.models import Patient
+from tiercare.patients.rules import prefix_upper_bound
+
+#: Roles that see every resident (rules.md §11: regulators and administrators of the system).
+ALL_RESIDENT_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.REGULATOR, Role.AUDITOR})
+#: Roles held to one institution: their alliance's grid plus their own encounters.
+INSTITUTION_ROLES = frozenset({Role.DOCTOR, Role.NURSE, Role.PHARMACIST})
+#: Roles that need full ID numbers and phones to do their work (rules.md §11).
+IDENTIFIER_ROLES = frozenset({Role.DOCTOR, Role.NURSE, Role.SYSTEM_ADMIN})
+
+NOTHING = Q(pk__in=[])
+
+
+def address_prefix_q(prefixes: Iterable[str]) -> Q:
+    """Residents whose 12-digit address code starts with one of ``prefixes``, as index ranges
+    (``code >= p AND code < p'``) or equality for a full village code."""
+    condition = Q()
+    matched = False
+    for prefix in sorted(set(prefixes)):
+        if not prefix:
+            return Q()
+        matched = True
+        if len(prefix) >= 12:
+            condition |= Q(address_code=prefix)
+        else:
+            condition |= Q(address_code__gte=prefix, address_code__lt=prefix_upper_bound(prefix))
+    return condition if matched else NOTHING
+
+
+def _grid_q(alliance_id: int | None) -> Q:
+    if alliance_id is None:
+        return NOTHING
+    from tiercare.registry.models import Grid
+    from tiercare.registry.rules import division_prefix
+
+    codes = Grid.objects.filter(alliance_id=alliance_id).values_list("division__code", flat=True)
+    return address_prefix_q(division_prefix(c) for c in codes)
+
+
+def _is_user(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False)) and bool(
+        getattr(user, "is_active", False))
+
+
+def scope_q(user: Any) -> Q | None:
+    """The resident filter of ``user``'s scope; ``None`` means every resident."""
+    if not _is_user(user):
+        return NOTHING
+    role = getattr(user, "role", "")
+    if getattr(user, "is_superuser", False) or role in (Role.SYSTEM_ADMIN, Role.REGULATOR):
+        return None
+    if role == Role.AUDITOR:
+        return None if user.alliance_id is None else _grid_q(user.alliance_id)
+    if role == Role.ALLIANCE_ADMIN:
+        return _grid_q(user.alliance_id)
+    if role in INSTITUTION_ROLES:
+        institution = user.institution
+        if institution is None:
+            return NOTHING
+        from tiercare.encounters.models import Encounter
+
+        # ``institution_id + 0`` keeps the planner on the (patient, start) index: an
+        # institution's encounters can be millions, one resident's are a handful.
+        cared_for = Exists(
+            Encounter.objects.filter(patient_id=OuterRef("pk"))
+            .annotate(_at=ExpressionWrapper(F("institution_id") + 0,
+                                            output_field=BigIntegerField()))
+            .filter(_at=institution.pk)
+        )
+        grid = _grid_q(user.alliance_id or institution.alliance_id)
+        return Q(cared_for) if grid == NOTHING else grid | Q(cared_for)
+    return NOTHING
+
+
+def visible_patients(user: Any) -> QuerySet[Patient]:
+    """The active residents ``user`` may see (rules.md §11); merged records are left out (they
+    resolve to their survivor)."""
+    queryset = Patient.objects.filter(is_active=True)
+    condition = scope_q(user)
+    return queryset if condition is None else queryset.filter(condition)
+
+
+def can_view(user: Any, patient: Patient) -> bool:
+    """True when ``patient`` (active or not) is inside ``user``'s scope."""
+    condition = scope_q(user)
+    if condition is None:
+        return True
+    if condition == NOTHING:
+        return False
+    return Patient.objects.filter(condition, pk=patient.pk).exists()
+
+
+def can_see_identifiers(user: Any) -> bool:
+    """Doctors, nurses and system administrators see full ID numbers and phones; alliance
+    administrators, regulators, auditors and pharmacists see them masked (rules.md §11)."""
+    if not _is_user(user):
+        return False
+    return bool(getattr(user, "is_superuser", False)) or getattr(user, "role", "") in \
+        IDENTIFIER_ROLES
