@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import models
+from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 from tiercare.patients.models import Scheme
@@ -60,7 +61,10 @@ class Encounter(models.Model):
     source_id = models.CharField(_("source id"), max_length=64)
     # Digest of the normalised content as last received: a re-sent row with the same source
     # id is "unchanged" when the digest matches and "updated" (and audited) when it differs.
-    source_hash = models.CharField(_("content digest"), max_length=32, blank=True, editable=False)
+    # ``db_default`` so that bulk writers that leave the column out (the synthetic county
+    # generator) still insert; such a row counts as changed the first time it is re-sent.
+    source_hash = models.CharField(_("content digest"), max_length=32, blank=True, default="",
+                                   db_default="", editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -142,9 +146,10 @@ class Settlement(models.Model):
     settled_at = models.DateTimeField(_("settled"), null=True, blank=True)
     source_system = models.CharField(_("source system"), max_length=50)
     source_id = models.CharField(_("source id"), max_length=64)
-    source_hash = models.CharField(_("content digest"), max_length=32, blank=True, editable=False)
+    source_hash = models.CharField(_("content digest"), max_length=32, blank=True, default="",
+                                   db_default="", editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True, db_default=Now())
 
     class Meta:
         verbose_name = _("insurance settlement")

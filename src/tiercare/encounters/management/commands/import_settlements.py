@@ -1,0 +1,15 @@
+"""``manage.py import_settlements FILE``: import insurance settlements from CSV (issue 2 §5)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tiercare.encounters.importers import ImportReport, import_settlements
+from tiercare.encounters.management.commands._base import ImportCommand
+
+
+class Command(ImportCommand):
+    help = "Import insurance settlements from a CSV file (template: docs/import-templates.md)."
+
+    def importer(self) -> Callable[..., ImportReport]:
+        return import_settlements
