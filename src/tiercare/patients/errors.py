@@ -7,25 +7,17 @@ from typing import TYPE_CHECKING
 
 from django.utils.functional import Promise
 
+from tiercare.errors import DomainError
+
 if TYPE_CHECKING:
     from tiercare.patients.models import Merge, Patient
 
 
-class PatientConflict(Exception):
+class PatientConflict(DomainError):
     """The request contradicts the current records. ``code`` is stable; ``message`` is in the
     active language when the error is shown (lazy translation)."""
 
     status = 409
-
-    def __init__(self, code: str, message: str | Promise, /, **params: object) -> None:
-        self.code = code
-        self.message = message
-        self.params = params
-        super().__init__(code)
-
-    def __str__(self) -> str:
-        text = str(self.message)
-        return text % self.params if self.params else text
 
 
 class DuplicatePatient(PatientConflict):

@@ -20,8 +20,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+
+from tiercare.errors import DomainError
 
 HEALTH_RECORD_LENGTH = 17
 VILLAGE_CODE_LENGTH = 12
@@ -29,19 +30,9 @@ SERIAL_DIGITS = 5
 MAX_SERIAL = 10**SERIAL_DIGITS - 1
 
 
-class RuleError(ValueError):
+class RuleError(DomainError):
     """A rule of the resident record is broken. ``code`` is stable (APIs, tests); ``message``
     is a lazily translated text; ``params`` fill its ``%(name)s`` placeholders."""
-
-    def __init__(self, code: str, message: str | Promise, /, **params: object) -> None:
-        self.code = code
-        self.message = message
-        self.params = params
-        super().__init__(code)
-
-    def __str__(self) -> str:
-        text = str(self.message)
-        return text % self.params if self.params else text
 
 
 # --- health record number (rules.md §10) ---------------------------------------------------

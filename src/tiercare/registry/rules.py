@@ -16,22 +16,17 @@ from datetime import date
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from tiercare.errors import DomainError
 
-class RegistryRuleError(ValueError):
+
+class RegistryRuleError(DomainError):
     """A registry rule is broken: stable ``code``, lazily translated ``message``, the
     ``field`` it concerns and the ``params`` of the message."""
 
     def __init__(self, field_name: str, code: str, message: str | Promise, /,
                  **params: object) -> None:
         self.field = field_name
-        self.code = code
-        self.message = message
-        self.params = params
-        super().__init__(code)
-
-    def __str__(self) -> str:
-        text = str(self.message)
-        return text % self.params if self.params else text
+        super().__init__(code, message, **params)
 
 
 # --- division codes (rules.md §10) ------------------------------------------------------------
