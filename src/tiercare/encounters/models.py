@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import models
-from django.db.models.functions import Now
+from django.db.models.functions import Abs, Now
 from django.utils.translation import gettext_lazy as _
 
 from tiercare.patients.models import Scheme
@@ -163,8 +163,14 @@ class Settlement(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["source_system", "source_id"],
                                     name="settlement_source_unique"),
+            # total = fund paid + self paid, to the cent. SQLite keeps decimals as binary
+            # floats, so the check allows less than half a cent of representation error
+            # instead of demanding float equality; on PostgreSQL (numeric) it is exact.
             models.CheckConstraint(
-                condition=models.Q(total=models.F("fund_paid") + models.F("self_paid")),
+                condition=models.lookups.LessThan(
+                    Abs(models.F("total") - models.F("fund_paid") - models.F("self_paid")),
+                    Decimal("0.005"),
+                ),
                 name="settlement_total_is_sum",
             ),
         ]

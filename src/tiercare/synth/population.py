@@ -74,13 +74,6 @@ def _money(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d}"
 
 
-def _sum_is_exact_in_binary(total: int, fund: int) -> bool:
-    """SQLite stores decimals as binary floats, and the settlement check constraint
-    (total = fund_paid + self_paid) is evaluated on them: keep only splits whose float sum
-    equals the float total (exact in decimal anyway)."""
-    return float(_money(fund)) + float(_money(total - fund)) == float(_money(total))
-
-
 def poisson(r: Any, lam: float) -> int:
     """Knuth's Poisson draw (λ is small: a few visits a year)."""
     if lam <= 0:
@@ -225,8 +218,6 @@ class Population:
                 table: list[Cost] = []
                 for total, d, c, e, s, jitter in base:
                     fund = min(total, int(total * share * jitter))
-                    while not _sum_is_exact_in_binary(total, fund):
-                        fund -= 1
                     money = (_money(total), _money(d), _money(c), _money(e), _money(s),
                              _money(fund))
                     table.append((money, money[0], money[5], _money(total - fund)))
