@@ -249,6 +249,33 @@ def test_settlements_cover_insured_admissions_only(county):
 
 
 @pytest.mark.django_db
+def _age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def test_every_diagnosis_fits_the_sex_and_age_of_its_resident(county):
+    """No pregnancy for men, children or women over 49; no prostate disease for women; no
+    perinatal codes after the first year (reference.py plausibility rules)."""
+    wrong = []
+    rows = [(e.primary_diagnosis, e.patient.sex, e.patient.birth_date, e.start.date())
+            for e in Encounter.objects.select_related("patient")]
+    rows += [(s.diagnosis, s.patient.sex, s.patient.birth_date, s.start_date)
+             for s in Settlement.objects.select_related("patient")]
+    for code, sex, birth, day in rows:
+        age = _age_on(birth, day)
+        male = sex == "1"
+        if code.startswith(ref.FEMALE_ONLY_CODES) and male:
+            wrong.append((code, sex, age))
+        if code.startswith(ref.MALE_ONLY_CODES) and not male:
+            wrong.append((code, sex, age))
+        if code.startswith(ref.PREGNANCY_CODES) and not 15 <= age <= 50:
+            wrong.append((code, sex, age))
+        if code.startswith("P") and age > 1:
+            wrong.append((code, sex, age))
+    assert len(rows) > 10_000
+    assert wrong == []
+
+
 def test_source_ids_are_unique_and_marked_synth(county):
     assert not Encounter.objects.exclude(source_system=ref.SOURCE_SYSTEM).exists()
     assert Encounter.objects.values("source_id").distinct().count() == Encounter.objects.count()

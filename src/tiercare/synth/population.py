@@ -74,6 +74,39 @@ def _money(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d}"
 
 
+def plausible(code: str, *, male: bool, ages: tuple[int, int]) -> bool:
+    """Whether ``code`` fits a person of this sex in every age of ``ages`` (reference.py:
+    sex-specific chapters, pregnancy 15–49, perinatal codes in infants)."""
+    if code.startswith(ref.MALE_ONLY_CODES) and not male:
+        return False
+    if code.startswith(ref.FEMALE_ONLY_CODES) and male:
+        return False
+    low, high = ages
+    if code.startswith(ref.PREGNANCY_CODES) and (low < ref.FERTILE_AGES[0]
+                                                 or high > ref.FERTILE_AGES[1]):
+        return False
+    return not (code.startswith(ref.INFANT_ONLY_CODES) and high > 0)
+
+
+# Age bands of the diagnosis pools: (group, ages) — pools are drawn per band and sex, so a
+# diagnosis never lands on a person it cannot fit.
+DX_BANDS: tuple[tuple[str, tuple[int, int]], ...] = (
+    ("child", (0, 0)), ("child", (1, 14)), ("adult", (15, 49)), ("adult", (50, 64)),
+    ("old", (65, 120)),
+)
+
+
+def dx_band(age: int) -> int:
+    """Index into ``DX_BANDS`` for an age."""
+    if age < 1:
+        return 0
+    if age < 15:
+        return 1
+    if age < 50:
+        return 2
+    return 3 if age < 65 else 4
+
+
 def poisson(r: Any, lam: float) -> int:
     """Knuth's Poisson draw (λ is small: a few visits a year)."""
     if lam <= 0:
@@ -224,18 +257,38 @@ class Population:
                 self.costs.setdefault(scheme, {})[key] = table
 
     def _diagnosis_tables(self) -> None:
-        self.visit_dx: dict[tuple[str, str, bool], list[str]] = {}
-        for (level, group), pairs in ref.VISIT_DX.items():
-            for winter in (False, True):
-                weighted = [(c, w * (ref.WINTER_RESPIRATORY_FACTOR if winter and c[0] == "J"
-                                     else 1.0)) for c, w in pairs]
-                self.visit_dx[(level, group, winter)] = _pool(weighted)
-        self.adm_dx = {g: _pool(p) for g, p in ref.ADMISSION_DX.items()}
-        self.town_adm_dx = {
-            g: _pool([(c, w) for c, w in p if not c.startswith(ref.COUNTY_ONLY_ADMISSION)])
-            for g, p in ref.ADMISSION_DX.items()}
-        self.out_adm_dx = _pool(ref.OUT_OF_COUNTY_ADMISSION_DX)
-        self.out_visit_dx = _pool(ref.OUT_OF_COUNTY_VISIT_DX)
+        """Weighted pools per level, age band (``DX_BANDS``), sex and season, each holding
+        only diagnoses that fit such a person (``plausible``)."""
+
+        def fitting(pairs: Any, band: int, male: bool) -> list[tuple[str, float]]:
+            ages = DX_BANDS[band][1]
+            return [(c, w) for c, w in pairs if plausible(c, male=male, ages=ages)]
+
+        people = [(band, male) for band in range(len(DX_BANDS)) for male in (False, True)]
+        self.visit_dx: dict[tuple[str, int, bool, bool], list[str]] = {}
+        for level in ("village", "township", "county"):
+            for band, male in people:
+                pairs = fitting(ref.VISIT_DX[(level, DX_BANDS[band][0])], band, male)
+                for winter in (False, True):
+                    weighted = [(c, w * (ref.WINTER_RESPIRATORY_FACTOR
+                                         if winter and c[0] == "J" else 1.0))
+                                for c, w in pairs]
+                    self.visit_dx[(level, band, male, winter)] = _pool(weighted)
+        self.adm_dx: dict[tuple[int, bool], list[str]] = {}
+        self.town_adm_dx: dict[tuple[int, bool], list[str]] = {}
+        self.out_adm_dx: dict[tuple[int, bool], list[str]] = {}
+        self.out_visit_dx: dict[tuple[int, bool], list[str]] = {}
+        for band, male in people:
+            pairs = fitting(ref.ADMISSION_DX[DX_BANDS[band][0]], band, male)
+            self.adm_dx[(band, male)] = _pool(pairs)
+            self.town_adm_dx[(band, male)] = _pool(
+                [(c, w) for c, w in pairs if not c.startswith(ref.COUNTY_ONLY_ADMISSION)])
+            child = DX_BANDS[band][0] == "child"
+            out_adm = (ref.OUT_OF_COUNTY_CHILD_ADMISSION_DX if child
+                       else ref.OUT_OF_COUNTY_ADMISSION_DX)
+            out_visit = ref.OUT_OF_COUNTY_CHILD_VISIT_DX if child else ref.OUT_OF_COUNTY_VISIT_DX
+            self.out_adm_dx[(band, male)] = _pool(fitting(out_adm, band, male))
+            self.out_visit_dx[(band, male)] = _pool(fitting(out_visit, band, male))
         self.second_other = _pool(ref.SECONDARY_OTHER)
         self.spec_cache: dict[tuple[str, bool], str] = {}
 
@@ -471,7 +524,7 @@ class _Care:
 
     def visit(self, person: tuple[Any, ...], *, chronic: bool) -> None:
         """One in-county outpatient (or emergency) visit."""
-        pid, age, _male, scheme, htn, dm, village = person
+        pid, age, male, scheme, htn, dm, village = person
         r = self.r
         pop = self.pop
         u = r()
@@ -486,8 +539,7 @@ class _Care:
             else:
                 code = ref.HTN if htn else ref.DM
         else:
-            group = "child" if child else ("adult" if age < 65 else "old")
-            pool = pop.visit_dx[(level, group, self.winter[d])]
+            pool = pop.visit_dx[(level, dx_band(age), male, self.winter[d])]
             code = pool[int(r() * len(pool))]
         cls = "outpatient"
         if level == "village":
@@ -535,11 +587,10 @@ class _Care:
 
     def admission(self, person: tuple[Any, ...], *, delivery: bool = False) -> None:
         """One in-county admission with its settlement when the resident is insured."""
-        pid, age, _male, scheme, htn, dm, village = person
+        pid, age, male, scheme, htn, dm, village = person
         r = self.r
         pop = self.pop
         child = age < 15
-        group = "child" if child else ("adult" if age < 65 else "old")
         if delivery:
             level = "county"
             code = ref.DELIVERY_DX[1] if r() < ref.CAESAREAN_SHARE else ref.DELIVERY_DX[0]
@@ -548,7 +599,8 @@ class _Care:
             if (htn or dm) and r() < ref.CHRONIC_ADMISSION_SHARE:
                 code = ref.HTN if htn and (not dm or r() < 0.6) else ref.DM
             else:
-                pool = (pop.town_adm_dx if level == "township" else pop.adm_dx)[group]
+                pool = (pop.town_adm_dx if level == "township"
+                        else pop.adm_dx)[(dx_band(age), male)]
                 code = pool[int(r() * len(pool))]
         if level == "township":
             unit = pop.town_units[village.township]
@@ -585,15 +637,16 @@ class _Care:
 
     def outside(self, person: tuple[Any, ...], *, inpatient: bool) -> None:
         """Care outside the county, known only from its settlement (indicators.md)."""
-        pid, _age, _male, scheme, htn, dm, _village = person
+        pid, age, male, scheme, htn, dm, _village = person
         r = self.r
         pop = self.pop
         unit = pop.outside_pool[int(r() * len(pop.outside_pool))]
+        key = (dx_band(age), male)
         if inpatient:
-            pool = pop.out_adm_dx
+            pool = pop.out_adm_dx[key]
             cls = "inpatient"
         else:
-            pool = pop.out_visit_dx
+            pool = pop.out_visit_dx[key]
             cls = "outpatient"
         if (htn or dm) and not inpatient and r() < ref.CHRONIC_OUTSIDE_VISIT_SHARE:
             code = ref.HTN if htn else ref.DM

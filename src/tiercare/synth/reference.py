@@ -237,6 +237,16 @@ VISIT_DX: Final[dict[tuple[str, str], tuple[tuple[str, float], ...]]] = {
         ("N18.9", 3), ("I50.9", 3), ("M81.9", 3),
     ),
 }
+# Plausibility of a diagnosis for the person (ICD-10 chapter notes on sex- and age-specific
+# codes): pregnancy and female-genital codes only for women (pregnancy 15–49), male-genital
+# codes only for men, perinatal (P) codes only in the first year of life.
+PREGNANCY_CODES: Final = ("O", "Z34", "Z35", "Z36")
+FERTILE_AGES: Final = (15, 49)
+FEMALE_ONLY_CODES: Final = (*PREGNANCY_CODES, "N7", "N8", "N9", "D25", "D26", "D27", "C50",
+                            "C51", "C52", "C53", "C54", "C55", "C56", "C57", "C58")
+MALE_ONLY_CODES: Final = ("N40", "N41", "N42", "N43", "N44", "N45", "N46", "N47", "N48",
+                          "N49", "N50", "N51", "C60", "C61", "C62", "C63")
+INFANT_ONLY_CODES: Final = ("P",)
 HTN: Final = "I10"
 DM: Final = "E11.9"
 ADMISSION_DX: Final[dict[str, tuple[tuple[str, float], ...]]] = {
@@ -263,6 +273,15 @@ OUT_OF_COUNTY_ADMISSION_DX: Final = (
     ("I35.0", 2), ("Q21.1", 1), ("M16.9", 4), ("M48.0", 3), ("S06.5", 3), ("S72.0", 2),
     ("N18.5", 3), ("K80.1", 3), ("J18.9", 5), ("J44.1", 3), ("O82", 2), ("G40.9", 2),
     ("D61.9", 1),
+)
+# Children's care outside the county: paediatric referral centres (leukaemia, congenital
+# heart disease, severe pneumonia, head injury) rather than adult cancers and cardiology.
+OUT_OF_COUNTY_CHILD_ADMISSION_DX: Final = (
+    ("J18.9", 10), ("C91.0", 3), ("Q21.1", 3), ("S06.5", 2), ("P07.3", 2), ("G40.9", 2),
+    ("K35.8", 2), ("S52.5", 1),
+)
+OUT_OF_COUNTY_CHILD_VISIT_DX: Final = (
+    ("J06.9", 8), ("J45.9", 4), ("H52.1", 6), ("L20.9", 4), ("Q21.1", 1), ("F84.0", 1),
 )
 OUT_OF_COUNTY_VISIT_DX: Final = (
     ("C34.9", 6), ("C16.9", 3), ("C50.9", 3), ("I25.1", 10),
