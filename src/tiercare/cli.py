@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date, timedelta
 
 DEMO_RESIDENTS = 100_000
 DEMO_SEED = 2026
@@ -31,11 +32,16 @@ def _manage(args: Sequence[str]) -> None:
     execute_from_command_line(["tiercare", *args])
 
 
-def _demo_year() -> int:
-    """The demo county's data covers the last complete calendar year (Asia/Shanghai)."""
+def _demo_period() -> tuple[int, date | None]:
+    """The demo county is "living": its year is the current one (Asia/Shanghai) and care runs
+    up to yesterday, so every "this year" figure has data. In the first two weeks of January
+    the demo shows the whole previous year instead."""
     from django.utils import timezone
 
-    return timezone.localdate().year - 1
+    yesterday = timezone.localdate() - timedelta(days=1)
+    if yesterday < date(yesterday.year, 1, 15):
+        return yesterday.year - 1, None
+    return yesterday.year, yesterday
 
 
 def serve(host: str, port: int, workers: int = 2) -> None:
@@ -74,7 +80,8 @@ def demo(residents: int, port: int, host: str = "127.0.0.1") -> None:
     call_command("migrate", interactive=False, verbosity=0)
     if not Patient.objects.exists():
         print(f"Building a demo county of {residents:,} residents …", flush=True)
-        generate(residents, seed=DEMO_SEED, year=_demo_year(), progress=True)
+        year, until = _demo_period()
+        generate(residents, seed=DEMO_SEED, year=year, until=until, progress=True)
     alliance = Alliance.objects.order_by("code").first()
     if alliance is None:
         sys.exit("The database has residents but no alliance; use an empty TIERCARE_DATA_DIR.")

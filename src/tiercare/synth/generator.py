@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -101,9 +101,12 @@ SMALL_ORDER = ("division", "alliance", "institution", "grid", "department", "pra
                "posting")
 
 
-def _timestamp(year: int, vendor: str) -> str:
-    """The last second of the synthetic year (Asia/Shanghai) as the database stores it."""
-    local = datetime(year, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=8)))
+def _timestamp(year: int, vendor: str, until: date | None = None) -> str:
+    """The last second of the synthetic year, or of ``until`` (Asia/Shanghai), as the
+    database stores it."""
+    last = until or date(year, 12, 31)
+    local = datetime(last.year, last.month, last.day, 23, 59, 59,
+                     tzinfo=timezone(timedelta(hours=8)))
     utc = local.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
     return utc + ("+00:00" if vendor == "postgresql" else "")
 
@@ -324,13 +327,16 @@ def _bulk_load(enabled: bool) -> Iterator[None]:
 
 
 def _check(residents: int, year: int, county: str, communities: int | None,
-           append: bool) -> divisions.Division:
+           append: bool, until: date | None = None) -> divisions.Division:
     if not 1 <= residents <= MAX_RESIDENTS:
         raise SynthError(_("The number of residents must be between 1 and %(max)s.")
                          % {"max": f"{MAX_RESIDENTS:,}"})
     if not MIN_YEAR <= year <= MAX_YEAR:
         raise SynthError(_("The year must be between %(low)s and %(high)s.")
                          % {"low": MIN_YEAR, "high": MAX_YEAR})
+    if until is not None and not date(year, 1, 15) <= until <= date(year, 12, 31):
+        raise SynthError(_("The last day of care must fall between 15 January and 31 December "
+                           "of the synthetic year."))
     if communities not in (None, 1, 2):
         raise SynthError(_("A county forms one or two county medical communities."))
     try:
@@ -360,16 +366,20 @@ def generate(
     append: bool = False,
     drop_indexes: bool = True,
     on_chunk: Callable[[int], None] | None = None,
+    until: date | None = None,
 ) -> SynthSummary:
     """Build a synthetic county of ``residents`` people and their ``year`` of care.
+
+    With ``until`` the year is still running (the demo's "living" county): care stops on
+    that day, admissions not yet discharged stay open and have no settlement yet.
 
     Raises :class:`SynthError` (translated message) for bad arguments, a database that
     already has residents (unless ``append``) or a county already present.
     """
     started = time.perf_counter()
-    division = _check(residents, year, county, communities, append)
+    division = _check(residents, year, county, communities, append, until)
     vendor = connection.vendor
-    stamp = _timestamp(year, vendor)
+    stamp = _timestamp(year, vendor, until)
     ids: dict[str, int] = {
         "division": bulk.next_id(Division), "alliance": bulk.next_id(Alliance),
         "grid": bulk.next_id(Grid), "institution": bulk.next_id(Institution),
@@ -393,7 +403,7 @@ def generate(
         for code, lead in zip(plan.alliances, plan.alliance_leads, strict=True):
             Alliance.objects.filter(code=code).update(lead_id=lead)
 
-    pop = Population(plan, seed=seed, year=year, vendor=vendor, timestamp=stamp)
+    pop = Population(plan, seed=seed, year=year, vendor=vendor, timestamp=stamp, until=until)
     first = Ids(patient=bulk.next_id(Patient), encounter=bulk.next_id(Encounter),
                 diagnosis=bulk.next_id(Diagnosis), settlement=bulk.next_id(Settlement))
     ids_now = Ids(**vars(first))

@@ -141,13 +141,13 @@ class Population:
     """Everything the chunks share (see the module docstring)."""
 
     def __init__(self, plan: CountyPlan, *, seed: int, year: int, vendor: str,
-                 timestamp: str) -> None:
+                 timestamp: str, until: date | None = None) -> None:
         self.plan = plan
         self.seed = seed
         self.year = year
         self.timestamp = timestamp
         rng = random.Random(f"tiercare-synth:{seed}:tables")
-        self._time_tables(year, vendor)
+        self._time_tables(year, vendor, until)
         self._people_tables(plan, year)
         self._cost_tables(rng)
         self._diagnosis_tables()
@@ -165,10 +165,14 @@ class Population:
             [plan.village_units[v] for v in t.villages] for t in plan.townships]
 
     # --- tables ----------------------------------------------------------------------
-    def _time_tables(self, year: int, vendor: str) -> None:
+    def _time_tables(self, year: int, vendor: str, until: date | None) -> None:
+        """Time stamps per 5-minute slot, and the pool of care days weighted by month and
+        weekday. With ``until`` (a "living" county whose year is still running) no care
+        starts after that day, and admissions not yet discharged stay open."""
         start = datetime(year, 1, 1, tzinfo=CHINA)
         days = (date(year + 1, 1, 1) - date(year, 1, 1)).days
         self.days_in_year = days
+        self.last_day = (until - date(year, 1, 1)).days if until else days + 40
         span = days + 40  # discharges run into the next year
         suffix = "+00:00" if vendor == "postgresql" else ""
         self.slot: list[str] = []
@@ -188,7 +192,10 @@ class Population:
             self.winter.append(day.month in ref.WINTER_MONTHS)
         self.day_pool: list[int] = []
         for d, w in enumerate(weights):
-            self.day_pool.extend([d] * round(w * 20))
+            if d <= self.last_day:
+                self.day_pool.extend([d] * round(w * 20))
+        # The share of a year's care that falls on the days kept (1.0 for a whole year).
+        self.year_share = sum(weights[: self.last_day + 1]) / sum(weights)
 
         def hours(spans: list[tuple[float, float, int]]) -> list[int]:
             out: list[int] = []
@@ -314,6 +321,10 @@ class Population:
         out_events = in_events * (1 - ref.IN_COUNTY_VISIT_RATE) / ref.IN_COUNTY_VISIT_RATE
         out_visits = out_events - admissions * ref.OUT_OF_COUNTY_ADMISSION_SHARE
         self.base_out_visits = out_visits / (insured * e_vf)
+        # A year still running holds only its share of the year's care.
+        self.base_visits *= self.year_share
+        self.base_adm *= self.year_share
+        self.base_out_visits *= self.year_share
 
     def _dm_prob(self, age: int) -> float:
         if age < ref.CHRONIC_MIN_AGE:
@@ -354,6 +365,7 @@ class Population:
         male_chars, female_chars = names.male, names.female
         surname_ini, char_ini = names.surname_initials, names.char_initial
         prefixes = ref.PHONE_PREFIXES
+        year_share = self.year_share
         migrants = self.migrants
         counters = self.id_counters
         check_digit = idnumber.check_digit
@@ -446,7 +458,9 @@ class Population:
                                         + (ref.DM_EXTRA_VISITS if dm else 0.0) - 1.0)
             n_adm = poisson(r, base_adm * adm_factor[age])
             deliver = (not male and ref.DELIVERY_AGES[0] <= age <= ref.DELIVERY_AGES[1]
-                       and r() < ref.DELIVERY_RATE)
+                       and r() < ref.DELIVERY_RATE * year_share)
+            if n_chronic and year_share < 1.0:
+                n_chronic = sum(1 for _ in range(n_chronic) if r() < year_share)
             n_out_visits = poisson(r, base_out * visit_factor[age]) if insured else 0
             if n_acute or n_chronic or n_adm or deliver or n_out_visits:
                 person = (pid, age, male, scheme, htn, dm, village)
@@ -486,6 +500,7 @@ class _Care:
         self.slot = pop.slot
         self.day = pop.day
         self.day_pool = pop.day_pool
+        self.last_day = pop.last_day
         self.winter = pop.winter
         self.hours = pop.hours
         self.ts = pop.timestamp
@@ -623,11 +638,12 @@ class _Care:
         eid = self.ids.encounter
         self.ids.encounter += 1
         ref_id = f"E{eid:010d}"
-        end = self.slot[e]
+        discharged = d + stay <= self.last_day
+        end = self.slot[e] if discharged else None
         self.enc.append((eid, pid, "inpatient", unit.id, dept, prac, self.slot[s], end, code,
                          *money, ref.SOURCE_SYSTEM, ref_id, self.ts, self.ts))
         self._secondary(eid, code, age, htn, dm)
-        if scheme != "none":
+        if scheme != "none" and discharged:  # settled at discharge
             sid = self.ids.settlement
             self.ids.settlement += 1
             self.sett.append((sid, pid, scheme, True, unit.id, unit.name, unit.level,
@@ -663,6 +679,8 @@ class _Care:
             settled = self.slot[d * SLOTS_PER_DAY + 192 + int(r() * 24)]  # 16:00–18:00
         table = pop.costs[scheme][f"{unit.level}-{cls}"]
         _money6, total, fund, self_paid = table[int(r() * len(table))]
+        if d + stay > self.last_day:
+            return  # still in hospital outside the county: no settlement yet
         sid = self.ids.settlement
         self.ids.settlement += 1
         self.sett.append((sid, pid, scheme, False, unit.id, unit.name, unit.level,
