@@ -21,7 +21,10 @@ class EncounterAdmin(admin.ModelAdmin):
     search_fields = ("source_id", "primary_diagnosis", "patient__name",
                      "patient__health_record_no")
     raw_id_fields = ("patient", "institution", "department", "practitioner")
-    date_hierarchy = "start"
+    # Millions of rows: newest first by primary key (indexed), no full count, no date
+    # hierarchy (it scans every row for its distinct dates).
+    ordering = ("-id",)
+    show_full_result_count = False
     list_select_related = ("patient", "institution")
     readonly_fields = ("source_hash", "created_at", "updated_at")
     inlines = (DiagnosisInline,)
@@ -36,6 +39,7 @@ class SettlementAdmin(admin.ModelAdmin):
     search_fields = ("source_id", "encounter_ref", "institution_name", "patient__name",
                      "patient__health_record_no")
     raw_id_fields = ("patient", "institution", "encounter")
-    date_hierarchy = "start_date"
+    ordering = ("-id",)
+    show_full_result_count = False
     list_select_related = ("patient", "encounter")
     readonly_fields = ("source_hash", "created_at", "updated_at")
