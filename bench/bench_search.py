@@ -77,6 +77,9 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=300, help="queries per kind")
     parser.add_argument("--clients", type=int, default=1)
     parser.add_argument("--postgres", help="PostgreSQL URL instead of SQLite")
+    parser.add_argument("--scoped", action="store_true",
+                        help="search as a township doctor (scope: the alliance's grid and the "
+                             "residents with encounters at the doctor's institution)")
     parser.add_argument("--quick", action="store_true", help="20,000 residents (smoke run)")
     args = parser.parse_args()
     if args.quick:
@@ -91,14 +94,21 @@ def main() -> int:
     import django
 
     django.setup()
-    from tiercare.patients.services import search_patients
-
     from tiercare.accounts.models import Role, User
     from tiercare.patients.models import Patient
+    from tiercare.patients.services import search_patients
+    from tiercare.registry.models import Institution, Level
 
-    user, _ = User.objects.get_or_create(
-        username="bench-search", defaults={"role": Role.SYSTEM_ADMIN, "is_active": True}
-    )
+    if args.scoped:
+        township = Institution.objects.filter(level=Level.TOWNSHIP).order_by("code").first()
+        user, _ = User.objects.get_or_create(
+            username="bench-search-doctor",
+            defaults={"role": Role.DOCTOR, "institution": township, "is_active": True},
+        )
+    else:
+        user, _ = User.objects.get_or_create(
+            username="bench-search", defaults={"role": Role.SYSTEM_ADMIN, "is_active": True}
+        )
     rng = random.Random(7)
     top = Patient.objects.order_by("-id").values_list("id", flat=True).first() or 0
     ids = [rng.randint(1, top) for _ in range(args.queries * 2)]
@@ -119,7 +129,7 @@ def main() -> int:
     base = time_calls(baseline, [str(r["id"]) for r in rows], args.clients)
     base_p95 = percentile(base, 95)
     print(f"database: {django.db.connection.vendor}, residents ≥ {args.residents:,}, "
-          f"clients: {args.clients}")
+          f"clients: {args.clients}, user: {user.role}")
     print(f"{'query':<12}{'n':>6}{'p50 ms':>10}{'p95 ms':>10}{'max ms':>10}{'p95/baseline':>14}")
     print(f"{'baseline pk':<12}{len(base):>6}{statistics.median(base):>10.2f}{base_p95:>10.2f}"
           f"{max(base):>10.2f}{1.0:>14.1f}")
