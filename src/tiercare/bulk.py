@@ -39,10 +39,25 @@ def insert_rows(
     qn = connection.ops.quote_name
     col_sql = ", ".join(qn(c) for c in cols)
     tbl = qn(table(model))
+    if connection.vendor == "sqlite":
+        # Straight to the sqlite3 cursor: one ``executemany`` over the whole iterable (SQLite
+        # streams it row by row), without Django's wrapper and its ``%s`` rewriting.
+        verb = "INSERT OR IGNORE" if ignore_conflicts else "INSERT"
+        # Driver errors are still raised as Django's (``IntegrityError``, ``DatabaseError``).
+        sql = f"{verb} INTO {tbl} ({col_sql}) VALUES ({', '.join(['?'] * len(cols))})"
+        connection.ensure_connection()
+        with connection.wrap_database_errors:
+            raw_cursor = connection.connection.cursor()
+            try:
+                raw_cursor.executemany(sql, rows)
+            finally:
+                raw_cursor.close()
+        return
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql" and not ignore_conflicts:
             raw = cursor.cursor  # psycopg 3 cursor under Django's wrapper
-            with raw.copy(f"COPY {tbl} ({col_sql}) FROM STDIN") as copy:
+            with connection.wrap_database_errors, \
+                    raw.copy(f"COPY {tbl} ({col_sql}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
             return
@@ -50,10 +65,7 @@ def insert_rows(
         verb = "INSERT"
         suffix = ""
         if ignore_conflicts:
-            if connection.vendor == "sqlite":
-                verb = "INSERT OR IGNORE"
-            else:
-                suffix = " ON CONFLICT DO NOTHING"
+            suffix = " ON CONFLICT DO NOTHING"
         sql = f"{verb} INTO {tbl} ({col_sql}) VALUES ({placeholders}){suffix}"
         batch: list[Sequence[Any]] = []
         for row in rows:

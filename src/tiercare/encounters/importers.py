@@ -12,7 +12,8 @@ Guarantees:
 * **Fast**: rows are read in chunks of :data:`CHUNK_SIZE`; institutions, departments and
   practitioners are resolved from dictionaries built once per file, residents by one ``IN``
   query per chunk; kernel validations are cached; new rows go through
-  :func:`tiercare.bulk.insert_rows` in one transaction per chunk.
+  :func:`tiercare.bulk.insert_rows` in one transaction per chunk. A large encounters file is
+  read and checked in a second process while this one writes (ADR 0003).
 
 Row numbers are the physical line where the record starts (the header is line 1), which is
 the row number a spreadsheet shows. Blank lines are skipped and not counted.
@@ -26,20 +27,24 @@ import gc
 import hashlib
 import io
 import itertools
+import multiprocessing
 import operator
 import os
+import queue as queue_module
 import re
+import sqlite3
 import sys
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from django.db import DatabaseError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
@@ -54,7 +59,7 @@ from tiercare.kernel.money import to_money
 from tiercare.patients.models import IdentifierType, Patient, Scheme
 from tiercare.registry.models import Department, Institution, Level, Practitioner
 
-CHUNK_SIZE = 5000
+CHUNK_SIZE = 20000
 CENT = Decimal("0.01")
 ZERO_MONEY = (Decimal("0.00"), "0.00")
 CST_OFFSET = dt.timedelta(hours=8)  # China Standard Time; no summer time since 1992
@@ -62,6 +67,26 @@ _PLAIN_MONEY = re.compile(r"\d{1,10}(?:\.\d{1,2})?").fullmatch
 _BAD: Any = object()  # "in doubt": the row goes to the thorough path
 _FROMISO = dt.datetime.fromisoformat
 _QUANTIZE = Decimal.quantize
+
+
+_CANONICAL_MONEY = re.compile(r"(?:(?:0|[1-9]\d{0,9})\.\d\d\n)*(?:0|[1-9]\d{0,9})\.\d\d"
+                              ).fullmatch
+_NO_AMOUNT = "0.00"
+
+
+def _canonical_cents(texts: Sequence[str]) -> tuple[list[int], list[str]] | None:
+    """(amounts in fen, texts) of a column of amounts that are all written the way they are
+    stored (``0.50``, ``1234.00``: no leading zeros, exactly two decimals, at most
+    9,999,999,999.99; a blank is 0.00), else None. One regular expression for the column."""
+    if "" in texts:
+        texts = [t or _NO_AMOUNT for t in texts]
+    joined = "\n".join(texts)
+    if not texts or _CANONICAL_MONEY(joined) is None:
+        return None
+    cents = list(map(int, joined.replace(".", "").split("\n")))
+    if len(cents) != len(texts):
+        return None
+    return cents, list(texts)
 
 
 def _id_text(value: int | None) -> str:
@@ -276,12 +301,14 @@ def _select_in(sql: str, params: list[Any], values: list[str],
                size: int = 5000) -> Iterator[tuple[Any, ...]]:
     """Rows of ``sql … IN (values)`` (the SQL ends with the column), in batches."""
     if not values:
-        return
+        return iter(())
+    found: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
         for start in range(0, len(values), size):
             batch = values[start:start + size]
             cursor.execute(f"{sql} IN ({', '.join(['%s'] * len(batch))})", [*params, *batch])
-            yield from cursor.fetchall()
+            found.extend(cursor.fetchall())
+    return iter(found)
 
 
 def _records(text: IO[str],
@@ -321,6 +348,30 @@ def _records(text: IO[str],
             lines = lines[consumed:]
             consumed = 0
         number += consumed
+
+
+def _record_blocks(text: IO[str], block: int = 1 << 20,
+                   ) -> Iterator[tuple[int, list[list[str] | None], bool]]:
+    """The lines of :func:`_records` a block at a time: (line number of the block's first
+    line, one entry per physical line, clean). A block whose every line is one record is
+    read by the C reader in one call; any other block line by line, as :func:`_records`."""
+    number = 0
+    while True:
+        lines = text.readlines(block)
+        if not lines:
+            return
+        try:
+            rows: list[list[str] | None] = list(csv.reader(lines, strict=True))
+        except csv.Error:
+            rows = []
+        joined = "".join(lines)
+        if len(rows) == len(lines):
+            clean = _BAD_TEXT.search(joined) is None
+        else:
+            rows = [row for _line, row, clean in _records(io.StringIO(joined), len(joined) + 1)]
+            clean = _BAD_TEXT.search(joined) is None
+        yield number + 1, rows, clean
+        number += len(lines)
 
 
 def _one_line(line: str) -> list[str] | None:
@@ -424,48 +475,16 @@ class _Importer:
         bar = tqdm(total=size, unit="B", unit_scale=True, file=sys.stderr,
                    disable=not self.progress, desc=self.path.name, leave=False)
         try:
-            records = _records(text)
-            header: list[str] = []
-            for _line, first, _clean in records:
-                if first is None:
-                    raise ImportFileError(_("The header of %(path)s is not valid CSV.")
-                                          % {"path": self.path})
-                header = first
-                break
-            self.index = self._header(header)
+            records = self._after_header(_record_blocks(text))
+            self.index = self._header(self.header)
             self.prepare_file()
-            width = len(self.index)
-            chunk: list[tuple[int, list[str]]] = []
-            done = 0
-            read = 0
-            for line, row, clean in records:
-                if row is None:
-                    read += 1
-                    self.reject(line, "", _("The row is not valid CSV (a quote is not closed "
-                                            "on its line)."))
-                    continue
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue  # blank line
-                read += 1
-                if len(row) != width:
-                    self.reject(line, "", _("Expected %(expected)d columns, found %(found)d.")
-                                % {"expected": width, "found": len(row)})
-                    continue
-                if not clean and _BAD_TEXT.search("".join(row)):
-                    column, reason = self._bad_text(row)
-                    self.reject(line, column, reason)
-                    continue
-                chunk.append((line, row))
-                if len(chunk) >= CHUNK_SIZE:
+            if not self._pipelined(size, bar):
+                done = 0
+                for chunk, position in self._chunks(records, raw):
                     self.process(chunk)
-                    chunk = []
-                    position = raw.tell()
                     bar.update(position - done)
                     done = position
-            if chunk:
-                self.process(chunk)
-            self.report.read = read
-            bar.update(size - done)
+            bar.update(size - bar.n)
             self.finish_file()
         finally:
             bar.close()
@@ -483,6 +502,69 @@ class _Importer:
                      "unchanged": self.report.unchanged, "rejected": self.report.rejected},
         )
         return self.report
+
+    def _after_header(self, blocks: Iterator[tuple[int, list[list[str] | None], bool]],
+                      ) -> Iterator[tuple[int, list[list[str] | None], bool]]:
+        """Take the header (the first line) off the blocks into ``self.header``; the blocks
+        of the data lines follow."""
+        self.header: list[str] = []
+        for first, rows, clean in blocks:
+            if rows[0] is None:
+                raise ImportFileError(_("The header of %(path)s is not valid CSV.")
+                                      % {"path": self.path})
+            self.header = rows[0]
+            return itertools.chain([(first + 1, rows[1:], clean)], blocks)
+        return iter(())
+
+    def _chunks(self, blocks: Iterator[tuple[int, list[list[str] | None], bool]],
+                raw: IO[bytes], size: int | None = None,
+                ) -> Iterator[tuple[list[tuple[int, list[str]]], int]]:
+        """Chunks of (line number, cells) of the data lines, and the file position after
+        each; lines that are not CSV, have the wrong number of columns or hold bad text are
+        rejected here, blank lines skipped. Counts ``report.read``. A clean block of
+        complete lines is taken whole."""
+        size = size or CHUNK_SIZE
+        width = len(self.index)
+        chunk: list[tuple[int, list[str]]] = []
+        read = 0
+        for first, rows, clean in blocks:
+            if clean and None not in rows and set(map(len, cast(list[list[str]], rows))) == {
+                    width}:
+                read += len(rows)
+                chunk.extend(zip(range(first, first + len(rows)), rows,  # type: ignore[arg-type]
+                                 strict=True))
+            else:
+                for line, row in enumerate(rows, first):
+                    if row is None:
+                        read += 1
+                        self.reject(line, "", _("The row is not valid CSV (a quote is not "
+                                                "closed on its line)."))
+                        continue
+                    if not row or (len(row) == 1 and not row[0].strip()):
+                        continue  # blank line
+                    read += 1
+                    if len(row) != width:
+                        self.reject(line, "", _("Expected %(expected)d columns, found "
+                                                "%(found)d.")
+                                    % {"expected": width, "found": len(row)})
+                        continue
+                    if not clean and _BAD_TEXT.search("".join(row)):
+                        column, reason = self._bad_text(row)
+                        self.reject(line, column, reason)
+                        continue
+                    chunk.append((line, row))
+            self.report.read = read
+            while len(chunk) >= size:
+                yield chunk[:size], raw.tell()
+                del chunk[:size]
+        self.report.read = read
+        if chunk:
+            yield chunk, raw.tell()
+
+    def _pipelined(self, size: int, bar: tqdm[Any]) -> bool:
+        """Import in two processes when that pays (see EncounterImporter); False when the
+        caller must import in this process."""
+        return False
 
     def _bad_text(self, row: list[str]) -> tuple[str, str]:
         names = list(self.index)
@@ -643,6 +725,10 @@ class _Importer:
 
 # --------------------------------------------------------------------------- encounters
 
+#: Rows of a chunk ready to store: line numbers, insert tuples (``ENCOUNTER_FIELDS`` order),
+#: secondary diagnoses.
+_Piece = tuple[list[int], list[tuple[Any, ...]], list[list[str]]]
+
 ENCOUNTER_FIELDS = (
     "patient", "encounter_class", "institution", "department", "practitioner", "start", "end",
     "primary_diagnosis", "total", "drugs", "consumables", "examinations", "services",
@@ -664,6 +750,7 @@ class EncounterImporter(_Importer):
             Department.objects.values_list("id", "institution_id", "code")}
         self.practitioners = dict(Practitioner.objects.values_list("code", "id"))
         self.new_ids: list[int] = []
+        self._all_new = True  # no stored source id met yet: insert first, look up on conflict
 
     def parse_row(self, line: int, row: list[str]) -> _Prepared | None:
         errors: list[tuple[str, str]] = []
@@ -991,13 +1078,25 @@ class EncounterImporter(_Importer):
                                 bad.add(i)
                             found.append(hit)
                     secondary[i] = found
-        amounts = []
-        texts = []
-        for name in _ENCOUNTER_MONEY:
-            values, words, doubtful = self._money_column(col(name))
-            bad.update(doubtful)
-            amounts.append(values)
-            texts.append(words)
+        amounts: list[list[Any]] = []
+        texts: list[list[str]] = []
+        if self.sqlite:
+            # The common case, in a few C-level calls per column: every amount written as
+            # SQLite stores it (digits, a point, two decimals, blank for an optional 0.00).
+            # The text is then stored as it is and the rules are checked on whole fen.
+            for name in _ENCOUNTER_MONEY:
+                cents = _canonical_cents(col(name))
+                if cents is None:
+                    amounts, texts = [], []
+                    break
+                amounts.append(cents[0])
+                texts.append(cents[1])
+        if not amounts:
+            for name in _ENCOUNTER_MONEY:
+                values, words, doubtful = self._money_column(col(name))
+                bad.update(doubtful)
+                amounts.append(values)
+                texts.append(words)
         if "" in col("total"):
             bad.update(i for i, t in enumerate(col("total")) if not t)
         now = self.now_naive
@@ -1012,7 +1111,11 @@ class EncounterImporter(_Importer):
         en = pick(ends)
         late = sums != total or not all(map(operator.le, paid, total)) or max(st, default=now) > now
         if with_end and not late:
-            late = any(e is not None and (e < s or e > now) for s, e in zip(st, en, strict=True))
+            has_end = list(map(operator.is_not, en, itertools.repeat(None)))
+            with_ends = list(itertools.compress(en, has_end))
+            late = bool(with_ends) and (
+                max(with_ends) > now
+                or any(map(operator.lt, with_ends, itertools.compress(st, has_end))))
         if late:
             for k, i in enumerate(good):
                 e = en[k]
@@ -1129,9 +1232,17 @@ class EncounterImporter(_Importer):
             f"SELECT {_q('source_id')}, {_q('id')}, {_q('source_hash')} FROM {table} "
             f"WHERE {_q('source_system')} = %s AND {_q('source_id')}", [system], source_ids)}
 
+    # -- one chunk: prepare (no writes) and store (one transaction) -------------------------
+
     def process(self, chunk: list[tuple[int, list[str]]]) -> None:
         if not hasattr(self, "getter"):
             self._fast_setup()
+        self._store(self._prepare(chunk))
+
+    def _prepare(self, chunk: list[tuple[int, list[str]]]) -> _Piece:
+        """Validate a chunk and resolve its residents (reads only): the rows to store as
+        (line numbers, insert tuples in ``ENCOUNTER_FIELDS`` order, secondary diagnoses).
+        Every other row is rejected here, with all its reasons."""
         records = self._columns(chunk)
         resolved = self._residents(records)
         # repeats of a source id inside the file: the first occurrence wins
@@ -1153,99 +1264,141 @@ class EncounterImporter(_Importer):
                 kept.append(item)
             resolved = kept
         blake = hashlib.blake2b
-        digests = [blake(f"{pid}\x1f{r[5]}".encode("utf-8", "surrogatepass"),
-                         digest_size=16).hexdigest() for pid, r in resolved]
-        by_system: dict[str, list[tuple[tuple[int, tuple[Any, ...]], str]]] = defaultdict(list)
-        if len({r[1] for _pid, r in resolved}) == 1:
-            by_system[resolved[0][1][1]] = list(zip(resolved, digests, strict=True))
-        else:
-            for item, digest in zip(resolved, digests, strict=True):
-                by_system[item[1][1]].append((item, digest))
-        sqlite = self.sqlite
         now = self.now_db
-        with transaction.atomic():
-            for system, group in by_system.items():
-                stored = self._stored(system, [item[1][2] for item, _d in group])
-                fresh = group
-                if stored:
-                    fresh = []
-                    for item, digest in group:
-                        hit = stored.get(item[1][2])
-                        if hit is None:
-                            fresh.append((item, digest))
-                        elif hit[1] == digest:
-                            self.report.unchanged += 1
-                        else:
-                            self._update(item[0], item[1], digest, hit[0])
-                            self.report.updated += 1
-                if not fresh:
-                    continue
-                new = [item[1] for item, _d in fresh]
-                rows = [(pid, *r[15], system, r[2], digest, now, now)
-                        for (pid, r), digest in fresh]
-                diagnoses: list[tuple[int, int, str]] = []
-                try:
-                    with transaction.atomic():
-                        if sqlite:
-                            # SQLite: the IMMEDIATE transaction holds the write lock since the
-                            # look-up above, so the ids can be given here.
-                            first = bulk.next_id(Encounter)
-                            bulk.insert_rows(Encounter, ("id", *ENCOUNTER_FIELDS),
-                                             [(first + i, *row) for i, row in enumerate(rows)])
-                            ids = {r[2]: (first + i, "") for i, r in enumerate(new)}
-                        else:
-                            # PostgreSQL: COPY; a row inserted meanwhile by another import
-                            # fails the chunk, which is then inserted row by row.
-                            bulk.insert_rows(Encounter, ENCOUNTER_FIELDS, rows)
-                            ids = self._stored(system, [r[2] for r in new])
-                except DatabaseError:
-                    ids = self._one_by_one(system, new, rows)
-                for r in new:
-                    hit = ids.get(r[2])
-                    if hit is None:
-                        continue  # rejected with the database's reason
-                    self.report.inserted += 1
-                    self.new_ids.append(hit[0])
-                    for rank, code in enumerate(r[13], 1):
-                        diagnoses.append((hit[0], rank, code))
-                if diagnoses:  # new encounters: their diagnoses cannot conflict
-                    bulk.insert_rows(Diagnosis, ("encounter", "rank", "code"), diagnoses,
-                                     ignore_conflicts=sqlite)
+        rows = [(pid, *r[15], r[1], r[2],
+                 blake(f"{pid}\x1f{r[5]}".encode("utf-8", "surrogatepass"),
+                       digest_size=16).hexdigest(), now, now) for pid, r in resolved]
+        return ([r[0] for _pid, r in resolved], rows, [r[13] for _pid, r in resolved])
 
-    def _one_by_one(self, system: str, new: list[tuple[Any, ...]],
-                    rows: list[tuple[Any, ...]]) -> dict[str, tuple[int, str]]:
+    def _store(self, piece: _Piece) -> None:
+        """Store prepared rows in one transaction: new ones inserted (with their diagnoses),
+        unchanged ones counted, changed ones updated and audited.
+
+        While the file brings only new source ids, the chunk is inserted at once and the
+        unique constraint on (source system, source id) is the look-up: should it refuse, the
+        chunk is rolled back to its savepoint and split by a look-up of the stored ids."""
+        lines, rows, secondary = piece
+        if not rows:
+            return
+        systems = {row[14] for row in rows}
+        if len(systems) == 1:
+            groups = [(rows[0][14], lines, rows, secondary)]
+        else:
+            by_system: dict[str, tuple[list[int], list[Any], list[list[str]]]] = {}
+            for line, row, codes in zip(lines, rows, secondary, strict=True):
+                group = by_system.setdefault(row[14], ([], [], []))
+                group[0].append(line)
+                group[1].append(row)
+                group[2].append(codes)
+            groups = [(system, *group) for system, group in by_system.items()]
+        with transaction.atomic():
+            for system, g_lines, g_rows, g_secondary in groups:
+                if self._all_new:
+                    try:
+                        with transaction.atomic():
+                            ids = self._insert(system, g_rows)
+                    except DatabaseError:
+                        self._all_new = False  # something is stored (or refused): look up
+                    else:
+                        self._inserted(ids, g_rows, g_secondary)
+                        continue
+                self._store_known(system, g_lines, g_rows, g_secondary)
+
+    def _store_known(self, system: str, lines: list[int], rows: list[Any],
+                     secondary: list[list[str]]) -> None:
+        stored = self._stored(system, [row[15] for row in rows])
+        self._all_new = not stored
+        if stored:
+            fresh: _Piece = ([], [], [])
+            for line, row, codes in zip(lines, rows, secondary, strict=True):
+                hit = stored.get(row[15])
+                if hit is None:
+                    fresh[0].append(line)
+                    fresh[1].append(row)
+                    fresh[2].append(codes)
+                elif hit[1] == row[16]:
+                    self.report.unchanged += 1
+                else:
+                    self._update(line, row, codes, hit[0])
+                    self.report.updated += 1
+            lines, rows, secondary = fresh
+        if not rows:
+            return
+        try:
+            with transaction.atomic():
+                ids = self._insert(system, rows)
+        except DatabaseError:
+            ids = self._one_by_one(system, lines, rows)
+        self._inserted(ids, rows, secondary)
+
+    def _insert(self, system: str, rows: list[Any]) -> list[int | None]:
+        """Insert new encounters; their ids in ``rows`` order."""
+        if self.sqlite:
+            # SQLite: the IMMEDIATE transaction holds the write lock since BEGIN, so the
+            # ids can be given here.
+            first = bulk.next_id(Encounter)
+            bulk.insert_rows(Encounter, ("id", *ENCOUNTER_FIELDS),
+                             [(first + i, *row) for i, row in enumerate(rows)])
+            return list(range(first, first + len(rows)))
+        # PostgreSQL: COPY; a row inserted meanwhile by another import fails the chunk,
+        # which is then split by a look-up (and, if still refused, inserted row by row).
+        bulk.insert_rows(Encounter, ENCOUNTER_FIELDS, rows)
+        stored = self._stored(system, [row[15] for row in rows])
+        return [stored[row[15]][0] for row in rows]
+
+    def _inserted(self, ids: list[int | None], rows: list[Any],
+                  secondary: list[list[str]]) -> None:
+        """Count inserted rows and insert their secondary diagnoses (``None``: refused)."""
+        diagnoses = [(pk, rank, code) for pk, codes in zip(ids, secondary, strict=True)
+                     if codes and pk is not None for rank, code in enumerate(codes, 1)]
+        new = [pk for pk in ids if pk is not None]
+        self.report.inserted += len(new)
+        self.new_ids.extend(new)
+        if diagnoses:  # new encounters: their diagnoses cannot conflict
+            bulk.insert_rows(Diagnosis, ("encounter", "rank", "code"), diagnoses,
+                             ignore_conflicts=self.sqlite)
+
+    def _one_by_one(self, system: str, lines: list[int],
+                    rows: list[Any]) -> list[int | None]:
         """The chunk's insert failed (a constraint the checks did not foresee): insert row by
         row so that the good rows are kept and the bad one is rejected with the database's
         reason, never lost silently."""
         refused = {}
-        for r, row in zip(new, rows, strict=True):
+        for row in rows:
             try:
                 with transaction.atomic():
                     bulk.insert_rows(Encounter, ENCOUNTER_FIELDS, [row], ignore_conflicts=True)
             except DatabaseError as exc:
-                refused[r[2]] = str(exc)
-        stored = self._stored(system, [r[2] for r in new])
-        for r in new:
-            if r[2] not in stored:
-                self.reject(r[0], "", _("The database refused the row: %(error)s")
-                            % {"error": refused.get(r[2]) or _("a constraint was violated")},
-                            r[2])
-        return {sid: hit for sid, hit in stored.items() if sid not in refused}
+                refused[row[15]] = str(exc)
+        stored = self._stored(system, [row[15] for row in rows])
+        ids: list[int | None] = []
+        for line, row in zip(lines, rows, strict=True):
+            sid = row[15]
+            if sid not in stored or sid in refused:
+                self.reject(line, "", _("The database refused the row: %(error)s")
+                            % {"error": refused.get(sid) or _("a constraint was violated")},
+                            sid)
+                ids.append(None)
+            else:
+                ids.append(stored[sid][0])
+        return ids
 
-    def _update(self, pid: int, r: tuple[Any, ...], digest: str, pk: int) -> None:
+    def _update(self, line: int, row: tuple[Any, ...], secondary: list[str], pk: int) -> None:
         """A corrected row: same source id, new content. Updated through the ORM and
         audited with the changed fields (rules.md §11)."""
         encounter = Encounter.objects.get(pk=pk)
-        utc = dt.UTC
-        money = [m[0] for m in r[14]]
+        start, end = row[5], row[6]
+        money = list(row[8:14])
+        if self.sqlite:  # the insert tuple holds SQLite's text forms
+            start = dt.datetime.fromisoformat(start).replace(tzinfo=dt.UTC)
+            end = dt.datetime.fromisoformat(end).replace(tzinfo=dt.UTC) if end else None
+            money = [Decimal(m) for m in money]
         values: dict[str, Any] = {
-            "patient_id": pid, "encounter_class": r[6], "institution_id": r[7],
-            "department_id": r[8], "practitioner_id": r[9],
-            "start": r[10].replace(tzinfo=utc),
-            "end": r[11].replace(tzinfo=utc) if r[11] is not None else None,
-            "primary_diagnosis": r[12], "total": money[0], "drugs": money[1],
+            "patient_id": row[0], "encounter_class": row[1], "institution_id": row[2],
+            "department_id": row[3], "practitioner_id": row[4], "start": start, "end": end,
+            "primary_diagnosis": row[7], "total": money[0], "drugs": money[1],
             "consumables": money[2], "examinations": money[3], "services": money[4],
-            "insurance_paid": money[5], "source_hash": digest,
+            "insurance_paid": money[5], "source_hash": row[16],
         }
         changes = services._changes(encounter, values)
         for name, value in values.items():
@@ -1253,11 +1406,98 @@ class EncounterImporter(_Importer):
         encounter.save()
         encounter.diagnoses.all().delete()
         Diagnosis.objects.bulk_create([Diagnosis(encounter=encounter, rank=i, code=c)
-                                       for i, c in enumerate(r[13], 1)])
+                                       for i, c in enumerate(secondary, 1)])
         self.new_ids.append(pk)
         audit.record(AuditEvent.Action.UPDATE, user=self.user,
-                     object_type=services.ENCOUNTER_TYPE, object_id=pk, patient_id=pid,
-                     summary=f"{r[1]}:{r[2]} {self.path.name} row {r[0]}", changes=changes)
+                     object_type=services.ENCOUNTER_TYPE, object_id=pk, patient_id=row[0],
+                     summary=f"{row[14]}:{row[15]} {self.path.name} row {line}",
+                     changes=changes)
+
+    # -- two processes ----------------------------------------------------------------------
+    #
+    # Reading, checking and resident look-ups (reads only) run in a child process while this
+    # process stores the previous chunk: on two cores the import then takes about as long as
+    # the database writes alone. The child has its own database connection, so it can only
+    # be used when the caller has no open transaction (whose rows the child would not see).
+
+    def _pipelined(self, size: int, bar: tqdm[Any]) -> bool:
+        if (size < PIPELINE_MIN_BYTES or connection.in_atomic_block
+                or connection.vendor not in ("sqlite", "postgresql")):
+            return False
+        methods = multiprocessing.get_all_start_methods()
+        context: Any = multiprocessing.get_context(
+            PIPELINE_START_METHOD or ("fork" if "fork" in methods else "spawn"))
+        # what the reading process needs to check the file exactly as this one would
+        job = {"path": str(self.path), "source_system": self.source_system,
+               "language": translation.get_language(), "now": self.now,
+               "settings_module": os.environ.get("DJANGO_SETTINGS_MODULE", "tiercare.settings"),
+               "database": dict(connection.settings_dict),
+               "start_method": context.get_start_method()}
+        queue = context.Queue(maxsize=PIPELINE_DEPTH)
+        if job["start_method"] == "fork":
+            worker = context.Process(target=_encounter_worker, args=(job, queue), daemon=True)
+        else:
+            worker = context.Process(target=exec, daemon=True,
+                                     args=(_SPAWN_ENTRY, {"job": job, "queue": queue}))
+        worker.start()
+        checkpoints = _Checkpointer() if self.sqlite else None
+
+        def receive() -> Any:
+            while True:
+                try:
+                    return queue.get(timeout=1)
+                except queue_module.Empty:
+                    if not worker.is_alive():
+                        raise RuntimeError(f"the import's reading process ended unexpectedly "
+                                           f"(exit code {worker.exitcode})") from None
+
+        try:
+            done = False
+            first = True
+            while not done:
+                # one transaction for what is ready, up to about CHUNK_SIZE rows
+                pieces = [receive()]
+                rows = 0
+                while pieces[-1][0] == "piece":
+                    rows += len(pieces[-1][1])
+                    if rows >= CHUNK_SIZE:
+                        break
+                    if first:  # start storing at once; later wait for a whole chunk
+                        try:
+                            pieces.append(queue.get_nowait())
+                        except queue_module.Empty:
+                            break
+                    else:
+                        pieces.append(receive())
+                first = False
+                batch: _Piece = ([], [], [])
+                for piece in pieces:
+                    kind = piece[0]
+                    if kind == "piece":
+                        batch[0].extend(piece[1])
+                        batch[1].extend(piece[2])
+                        batch[2].extend(piece[3])
+                        bar.update(piece[4] - bar.n)
+                    elif kind == "end":
+                        self.report.read = piece[1]
+                        self.rejects.extend(_Reject(*r) for r in piece[2])
+                        done = True
+                    elif kind == "file-error":
+                        raise ImportFileError(piece[1])
+                    else:
+                        raise RuntimeError(f"the import's reading process failed:\n{piece[1]}")
+                self._store(batch)
+                if checkpoints is not None:
+                    checkpoints.request()
+        finally:
+            if checkpoints is not None:
+                checkpoints.close()
+            worker.join(timeout=5)
+            if worker.is_alive():
+                worker.terminate()
+                worker.join()
+            queue.close()
+        return True
 
     def finish_file(self) -> None:
         """Link settlements imported before their encounters (by encounter reference)."""
@@ -1270,6 +1510,122 @@ class EncounterImporter(_Importer):
             with transaction.atomic():
                 self.report.linked += services.link_waiting_settlements(
                     self.new_ids[start:start + CHUNK_SIZE])
+
+
+# --------------------------------------------------------------------------- reading process
+
+#: Files smaller than this are imported in one process (starting a second one costs more).
+PIPELINE_MIN_BYTES = 1 << 20
+#: Rows the reading process checks at a time, and how many such pieces it may run ahead.
+PIECE_SIZE = 5000
+PIPELINE_DEPTH = 8
+#: ``None``: ``fork`` where the platform has it, else ``spawn``.
+PIPELINE_START_METHOD: str | None = None
+#: Connections inherited through ``fork`` belong to the parent: they are kept referenced (never
+#: closed or collected, which would end the parent's session) and the child opens its own.
+_INHERITED: list[Any] = []
+
+
+class _Checkpointer:
+    """Moves SQLite's WAL checkpoints off the importing thread: while it lives, this
+    connection does not checkpoint at commit (``wal_autocheckpoint=0``); a thread with its own
+    connection runs a PASSIVE checkpoint after each commit instead, so that copying the pages
+    into the database file and its ``fsync`` overlap the next chunk's inserts (the sqlite3
+    module releases the GIL while SQLite works). Durability is unchanged: a commit is durable
+    in the WAL (``synchronous=NORMAL``) either way. The last checkpoint is waited for."""
+
+    def __init__(self) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            row = cursor.fetchone()
+            self.pages = int(row[0]) if row else 1000
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
+        self.wanted = threading.Event()
+        self.stopping = False
+        self.thread = threading.Thread(target=self._work, args=(connection.settings_dict["NAME"],),
+                                       name="tiercare-wal-checkpoint", daemon=True)
+        self.thread.start()
+
+    def _work(self, name: str) -> None:
+        db = sqlite3.connect(name, timeout=20, isolation_level=None, check_same_thread=False)
+        try:
+            while True:
+                self.wanted.wait()
+                self.wanted.clear()
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                if self.stopping:
+                    return
+        except sqlite3.Error:
+            return  # the WAL is checkpointed at a later commit (wal_autocheckpoint restored)
+        finally:
+            db.close()
+
+    def request(self) -> None:
+        self.wanted.set()
+
+    def close(self) -> None:
+        self.stopping = True
+        self.wanted.set()
+        self.thread.join()
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={int(self.pages)}")
+
+
+#: How a ``spawn``-started reading process begins: Django must be set up before this module
+#: (which imports models) can be imported, so the entry point is source text run by ``exec``
+#: with the job (plain values) and the queue as its globals.
+_SPAWN_ENTRY = """
+import os
+os.environ["DJANGO_SETTINGS_MODULE"] = job["settings_module"]
+import django
+django.setup()
+from tiercare.encounters.importers import _encounter_worker
+_encounter_worker(job, queue)
+"""
+
+
+def _encounter_worker(job: dict[str, Any], queue: Any) -> None:
+    """Reading process: read, check and resolve the file's rows and send them, piece by
+    piece, as ("piece", lines, insert tuples, secondary diagnoses, file position); at the end
+    ("end", rows read, rejects). Writes nothing."""
+    try:
+        from django.db import connections
+
+        if job["start_method"] == "fork":
+            for conn in connections.all(initialized_only=True):
+                _INHERITED.append(conn.connection)
+                conn.connection = None
+        else:  # a fresh interpreter: the same database as the importing process (tests)
+            connections["default"].settings_dict.update(job["database"])
+        translation.activate(job["language"])
+        gc.disable()
+        importer = EncounterImporter(job["path"], source_system=job["source_system"],
+                                     progress=False, rejects_path=None, user=None)
+        importer.now = job["now"]
+        importer.now_db = importer.db_time(job["now"])
+        importer.today = timezone.localdate(job["now"])
+        raw, text = importer._open()
+        try:
+            records = importer._after_header(_record_blocks(text))
+            importer.index = importer._header(importer.header)
+            importer.prepare_file()
+            importer._fast_setup()
+            for chunk, position in importer._chunks(records, raw, PIECE_SIZE):
+                lines, rows, secondary = importer._prepare(chunk)
+                queue.put(("piece", lines, rows, secondary, position))
+        finally:
+            text.close()
+        queue.put(("end", importer.report.read,
+                   [(r.line, r.column, r.reason, r.source_id) for r in importer.rejects]))
+    except ImportFileError as exc:
+        queue.put(("file-error", str(exc)))
+    except BaseException:  # reported to the importing process
+        import traceback
+
+        queue.put(("error", traceback.format_exc()))
+    finally:
+        queue.close()
+        queue.join_thread()
 
 
 # --------------------------------------------------------------------------- settlements
