@@ -1,6 +1,5 @@
-"""Run every benchmark in this folder, one subprocess each (``make bench``).
-
-Pass ``--quick`` to run them at a small size (a smoke run, not a measurement)."""
+"""Run every benchmark in this folder at its documented size, one subprocess each
+(``make bench``). Arguments after ``--`` are not passed on: run a single script for that."""
 
 from __future__ import annotations
 
@@ -12,10 +11,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
-    quick = "--quick" in sys.argv[1:]
     failures = 0
     for script in sorted(HERE.glob("bench_*.py")):
-        args = [sys.executable, str(script)] + (["--quick"] if quick else [])
+        args = [sys.executable, str(script)]
         print(f"\n=== {script.name} ===", flush=True)
         failures += subprocess.call(args) != 0
     return 1 if failures else 0

@@ -40,13 +40,16 @@ class Encounter(models.Model):
         "registry.Institution", on_delete=models.PROTECT, related_name="encounters",
         verbose_name=_("institution"), db_index=False,
     )
+    # No single-column indexes on department and practitioner: nothing reads encounters by
+    # them yet, and each index costs every bulk import (ADR 0003). Add a composite index
+    # (e.g. practitioner + start) with the feature that needs it.
     department = models.ForeignKey(
         "registry.Department", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="encounters", verbose_name=_("department"),
+        related_name="encounters", verbose_name=_("department"), db_index=False,
     )
     practitioner = models.ForeignKey(
         "registry.Practitioner", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="encounters", verbose_name=_("practitioner"),
+        related_name="encounters", verbose_name=_("practitioner"), db_index=False,
     )
     start = models.DateTimeField(_("start"))
     end = models.DateTimeField(_("end"), null=True, blank=True)
