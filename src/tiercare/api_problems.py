@@ -10,27 +10,68 @@ Every error answer has the content type ``application/problem+json`` and the bod
 :func:`register` installs the handlers on a :class:`ninja.NinjaAPI`: request validation
 (Ninja) → 422, domain validation (Django ``ValidationError``, kernel errors) → 422, a conflict
 with the data → 409, ``PermissionDenied`` → 403, missing login → 401, ``DoesNotExist`` /
-``Http404`` → 404, other Ninja ``HttpError`` → its status. DESIGN.md: never a 500 for bad input.
+``Http404`` → 404, an unreadable body (bad JSON, broken multipart) → 400, other Ninja
+``HttpError`` → its status with a translated detail. :func:`problem_for_not_allowed` turns
+Ninja's plain-text 405 (a method the address does not take) into a problem too. DESIGN.md:
+never a 500 for bad input (checked by the schemathesis fuzz test, ``tests/api``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import json
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Annotated, Any
 
-from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import (
+    ObjectDoesNotExist,
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    ValidationError,
+)
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http.multipartparser import MultiPartParserError
+from django.http.response import HttpResponseBase
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from ninja import NinjaAPI
+from ninja import Field, NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+from pydantic import AfterValidator
 
 from tiercare.kernel.errors import KernelError
 from tiercare.patients.errors import PatientConflict
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+#: Largest primary key the databases hold (``BigAutoField``: signed 64 bits).
+MAX_RECORD_ID = 2**63 - 1
+#: A record id in a path, query or body. Ids out of range are answered 422 by Ninja's
+#: validation instead of reaching a query, where SQLite cannot bind an integer beyond 64 bits
+#: (``OverflowError``, a 500; found by the schemathesis fuzz test).
+RecordId = Annotated[int, Field(ge=1, le=MAX_RECORD_ID)]
+
+
+def _representable(value: dt.datetime) -> dt.datetime:
+    """A time is stored in UTC and shown in China Standard Time; both must fall in the years
+    1–9999 that Python and the databases hold (``9999-12-31T23:59-12:00`` does not: an
+    ``OverflowError``, a 500, found by the schemathesis fuzz test). Naive times are China
+    Standard Time, as the API reads them."""
+    aware = value if timezone.is_aware(value) else timezone.make_aware(value)
+    try:
+        aware.astimezone(dt.UTC)
+        timezone.localtime(aware)
+    except OverflowError:
+        raise ValueError("the time is outside the years 1-9999 in UTC or China Standard "
+                         "Time") from None
+    return value
+
+
+#: A date and time in a request body: :func:`_representable` (422 otherwise).
+ApiDateTime = Annotated[dt.datetime, AfterValidator(_representable)]
 #: Base of the problem type URIs (one documented base for identifiers TierCare mints,
 #: rules.md §10).
 PROBLEM_BASE = "https://tiercare.org/problems/"
@@ -40,7 +81,9 @@ TITLES = {
     401: _("Login required"),
     403: _("Not allowed"),
     404: _("Not found"),
+    405: _("Method not allowed"),
     409: _("Conflict with existing records"),
+    413: _("Request too large"),
     422: _("Invalid input"),
 }
 
@@ -122,10 +165,49 @@ def _not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
                    type_="not-found")
 
 
+def _unreadable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """A body that cannot be parsed at all (not JSON, a multipart body without boundary, a
+    suspicious request Django refuses): 400, or 413 when it is larger than Django accepts."""
+    if isinstance(exc, RequestDataTooBig):
+        return problem(413, detail=gettext("The request is larger than the server accepts."),
+                       type_="too-large")
+    return problem(400, detail=gettext("The request does not match the expected form."),
+                   type_="bad-request")
+
+
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    """Ninja raises ``HttpError`` with English messages: 401 (no session), 403 (CSRF check
+    failed) and 400 (body not parseable); they are answered with translated details."""
     if isinstance(exc, AuthenticationError) or exc.status_code == 401:
         return problem(401, detail=gettext("Log in to use the API."), type_="unauthorized")
+    if exc.status_code == 403:
+        return problem(403, detail=gettext("You are not allowed to do this."),
+                       type_="forbidden")
+    if exc.status_code == 400:  # Ninja wraps whatever stopped it reading the body
+        cause = exc.__cause__
+        if isinstance(cause, NinjaValidationError):  # the parser refused a value
+            return _ninja_validation(request, cause)
+        return _unreadable(request, cause if isinstance(cause, Exception) else exc)
     return problem(exc.status_code, detail=str(exc), type_=str(exc.status_code))
+
+
+def problem_for_not_allowed(view: Callable[..., HttpResponseBase]) -> Callable[..., Any]:
+    """Wrap a Ninja path view so that its 405 answer (a method the address does not take) is a
+    problem document that keeps the ``Allow`` header."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = view(request, *args, **kwargs)
+        if isinstance(response, HttpResponseNotAllowed):
+            allowed = response["Allow"]
+            answer = problem(405, detail=gettext(
+                "This address does not take %(method)s requests; it takes %(allowed)s.")
+                % {"method": request.method, "allowed": allowed}, type_="method-not-allowed")
+            answer["Allow"] = allowed
+            return answer
+        return response
+
+    return wrapped
 
 
 def register(api: NinjaAPI) -> None:
@@ -138,6 +220,8 @@ def register(api: NinjaAPI) -> None:
         (PermissionDenied, _forbidden),
         (ObjectDoesNotExist, _not_found),
         (Http404, _not_found),
+        (MultiPartParserError, _unreadable),
+        (SuspiciousOperation, _unreadable),
         (HttpError, _http_error),
     ]
     for exc_class, handler in handlers:

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from tiercare.accounts import audit
 from tiercare.accounts.models import AuditEvent, Role
+from tiercare.api_problems import MAX_RECORD_ID, ApiDateTime, RecordId
 from tiercare.encounters import services
 from tiercare.encounters.models import Encounter, Settlement
 from tiercare.patients import access
@@ -66,7 +67,7 @@ class EncounterOut(Schema):
 
 
 class ResidentRef(Schema):
-    patient_id: int | None = None
+    patient_id: RecordId | None = None
     resident_id_number: str = ""
     health_record_no: str = ""
 
@@ -76,8 +77,8 @@ class EncounterIn(ResidentRef):
     department_code: str = ""
     practitioner_code: str = ""
     encounter_class: str
-    start: dt.datetime
-    end: dt.datetime | None = None
+    start: ApiDateTime
+    end: ApiDateTime | None = None
     primary_diagnosis: str
     secondary_diagnoses: list[str] = []
     total: Decimal
@@ -128,7 +129,7 @@ class SettlementIn(ResidentRef):
     fund_paid: Decimal
     self_paid: Decimal
     encounter_ref: str = ""
-    settled_at: dt.datetime | None = None
+    settled_at: ApiDateTime | None = None
     source_system: str
     source_id: str
 
@@ -221,30 +222,13 @@ def _visible_patient(request: HttpRequest, patient_id: int) -> Patient:
 
 @router.get("/patients/{patient_id}/encounters", response={200: list[EncounterOut]},
             summary="Encounters of a resident at every member institution, newest first")
-def list_encounters(request: HttpRequest, patient_id: int,
-                    limit: int | None = None) -> Any:
+def list_encounters(request: HttpRequest, patient_id: RecordId,
+                    limit: Annotated[int, Field(ge=1, le=MAX_RECORD_ID)] | None = None) -> Any:
     found = _visible_patient(request, patient_id)
-    if limit is not None and limit < 1:
-        raise ValidationError({"limit": [ValidationError(_("Must be at least 1."),
-                                                         code="min_value")]})
     rows = services.timeline(found, limit=limit)
     audit.record(AuditEvent.Action.VIEW, object_type="patients.Patient", object_id=found.pk,
                  patient_id=found.pk, summary="API: encounters")
     return [_encounter_out(e) for e in rows]
-
-
-@router.get("/{int:encounter_id}", response={200: EncounterOut},
-            summary="One encounter")
-def get_encounter(request: HttpRequest, encounter_id: int) -> Any:
-    encounter = (Encounter.objects.select_related("institution", "patient")
-                 .prefetch_related("diagnoses").filter(pk=encounter_id).first())
-    if encounter is None:
-        raise Http404(_("No encounter with id %(id)s.") % {"id": encounter_id})
-    if not access.can_view(request.user, encounter.patient):
-        raise _forbidden()
-    audit.record(AuditEvent.Action.VIEW, object_type=services.ENCOUNTER_TYPE,
-                 object_id=encounter.pk, patient_id=encounter.patient_id, summary="API")
-    return _encounter_out(encounter)
 
 
 @router.post("/", response={200: EncounterOut, 201: EncounterOut},
@@ -311,9 +295,24 @@ def post_settlement(request: HttpRequest, payload: SettlementIn) -> Any:
     return Status(status, recorded.record)
 
 
+# Declared after ``/settlements`` so that Django tries that address first; the id is
+# validated by Ninja (422 problem for a non-integer), not by a URL converter (HTML 404).
+@router.get("/{encounter_id}", response={200: EncounterOut}, summary="One encounter")
+def get_encounter(request: HttpRequest, encounter_id: RecordId) -> Any:
+    encounter = (Encounter.objects.select_related("institution", "patient")
+                 .prefetch_related("diagnoses").filter(pk=encounter_id).first())
+    if encounter is None:
+        raise Http404(_("No encounter with id %(id)s.") % {"id": encounter_id})
+    if not access.can_view(request.user, encounter.patient):
+        raise _forbidden()
+    audit.record(AuditEvent.Action.VIEW, object_type=services.ENCOUNTER_TYPE,
+                 object_id=encounter.pk, patient_id=encounter.patient_id, summary="API")
+    return _encounter_out(encounter)
+
+
 @router.get("/patients/{patient_id}/settlements", response={200: list[SettlementOut]},
             summary="Insurance settlements of a resident, newest first")
-def list_settlements(request: HttpRequest, patient_id: int,
+def list_settlements(request: HttpRequest, patient_id: RecordId,
                      in_county: bool | None = None) -> Any:
     found = _visible_patient(request, patient_id)
     rows = Settlement.objects.filter(patient=found).order_by("-start_date", "-id")

@@ -267,5 +267,11 @@ def content_digest(values: Sequence[object]) -> str:
 
 
 def _show(value: datetime) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if timezone.is_aware(value) \
-        else value.strftime("%Y-%m-%d %H:%M")
+    """A time for a message, in local time; times at the edge of the calendar (year 1 or
+    9999) that cannot be shifted to local time are shown as given."""
+    if timezone.is_aware(value):
+        try:
+            value = timezone.localtime(value)
+        except OverflowError:
+            pass
+    return value.strftime("%Y-%m-%d %H:%M")

@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 from ninja import Field, Query, Router, Schema, Status
 
 from tiercare.accounts.models import Role
+from tiercare.api_problems import RecordId
 from tiercare.patients import access, services
 from tiercare.patients.models import MatchCandidate, Merge, Patient
 from tiercare.patients.rules import mask_id_number, mask_phone
@@ -89,8 +90,8 @@ class MatchOut(Schema):
 
 
 class MergeIn(Schema):
-    survivor_id: int
-    merged_id: int
+    survivor_id: RecordId
+    merged_id: RecordId
     reason: str = ""
 
 
@@ -147,7 +148,7 @@ def create(request: HttpRequest, payload: PatientIn) -> Status[dict[str, Any]]:
 
 
 @router.get("/merges/{merge_id}", response=MergeOut, summary="A merge")
-def get_merge(request: HttpRequest, merge_id: int) -> Merge:
+def get_merge(request: HttpRequest, merge_id: RecordId) -> Merge:
     _require_role(request.user, MERGE_ROLES)
     return Merge.objects.get(pk=merge_id)
 
@@ -165,7 +166,7 @@ def merge(request: HttpRequest, payload: MergeIn) -> Status[Merge]:
 
 
 @router.post("/merges/{merge_id}/undo", response=MergeOut, summary="Undo a merge")
-def undo(request: HttpRequest, merge_id: int) -> Merge:
+def undo(request: HttpRequest, merge_id: RecordId) -> Merge:
     _require_role(request.user, MERGE_ROLES)
     record = Merge.objects.get(pk=merge_id)
     services.require_view(request.user, record.survivor)
@@ -173,13 +174,13 @@ def undo(request: HttpRequest, merge_id: int) -> Merge:
 
 
 @router.get("/{patient_id}", response=PatientOut, summary="Open a resident's record")
-def get(request: HttpRequest, patient_id: int) -> dict[str, Any]:
+def get(request: HttpRequest, patient_id: RecordId) -> dict[str, Any]:
     """A merged record answers with its survivor. The view is audited."""
     return _out(request.user, services.get_record(request.user, patient_id))
 
 
 @router.patch("/{patient_id}", response=PatientOut, summary="Change a resident's data")
-def update(request: HttpRequest, patient_id: int, payload: PatientPatch) -> dict[str, Any]:
+def update(request: HttpRequest, patient_id: RecordId, payload: PatientPatch) -> dict[str, Any]:
     _require_role(request.user, REGISTER_ROLES)
     patient = Patient.objects.get(pk=patient_id)
     services.require_view(request.user, patient)
@@ -189,7 +190,7 @@ def update(request: HttpRequest, patient_id: int, payload: PatientPatch) -> dict
 
 
 @router.get("/{patient_id}/matches", response=list[MatchOut], summary="Probable matches")
-def matches(request: HttpRequest, patient_id: int) -> list[MatchCandidate]:
+def matches(request: HttpRequest, patient_id: RecordId) -> list[MatchCandidate]:
     """Probable duplicates of this record listed for review (master patient index)."""
     patient = Patient.objects.get(pk=patient_id)
     services.require_view(request.user, patient)

@@ -12,6 +12,7 @@ from django.utils.translation import gettext
 from ninja import Field, Query, Router, Schema
 
 from tiercare.accounts.roles import Capability, has_capability
+from tiercare.api_problems import RecordId
 from tiercare.registry import services
 from tiercare.registry.models import Alliance, Institution
 
@@ -43,7 +44,7 @@ class InstitutionOut(Schema):
 
 
 class InstitutionFilter(Schema):
-    alliance: int | None = None
+    alliance: RecordId | None = None
     level: str | None = None
 
 
@@ -115,14 +116,14 @@ def alliances(request: HttpRequest) -> list[dict[str, Any]]:
 
 
 @router.get("/alliances/{alliance_id}", response=AllianceOut, summary="One alliance")
-def alliance(request: HttpRequest, alliance_id: int) -> dict[str, Any]:
+def alliance(request: HttpRequest, alliance_id: RecordId) -> dict[str, Any]:
     _require(request, Capability.VIEW_OVERVIEW)
     return _alliance_out(Alliance.objects.prefetch_related("grid__division").get(pk=alliance_id))
 
 
 @router.get("/alliances/{alliance_id}/tree", response=list[TreeLevelOut],
             summary="Members by level with counts")
-def tree(request: HttpRequest, alliance_id: int) -> list[services.TreeLevel]:
+def tree(request: HttpRequest, alliance_id: RecordId) -> list[services.TreeLevel]:
     _require(request, Capability.VIEW_OVERVIEW)
     return services.alliance_tree(Alliance.objects.get(pk=alliance_id))
 
@@ -139,7 +140,7 @@ def institutions(request: HttpRequest, filters: Query[InstitutionFilter]) -> lis
 
 
 @router.get("/institutions/{institution_id}", response=InstitutionOut, summary="An institution")
-def institution(request: HttpRequest, institution_id: int) -> Institution:
+def institution(request: HttpRequest, institution_id: RecordId) -> Institution:
     _require(request, Capability.VIEW_OVERVIEW)
     return Institution.objects.get(pk=institution_id)
 
@@ -148,7 +149,8 @@ def institution(request: HttpRequest, institution_id: int) -> Institution:
 def coverage(request: HttpRequest, county_code: str) -> dict[str, Any]:
     """Townships of the county in no alliance (gaps) or in several (overlaps) (rules.md §1)."""
     _require(request, Capability.VIEW_GRID)
-    if len(county_code) != 6 or not county_code.isdigit():
+    # isascii: str.isdigit() also takes full-width and other Unicode digits ("１２３４５６").
+    if len(county_code) != 6 or not (county_code.isascii() and county_code.isdigit()):
         from django.core.exceptions import ValidationError
 
         raise ValidationError({"county_code": [ValidationError(
