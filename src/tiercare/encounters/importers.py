@@ -172,6 +172,35 @@ class _Reject:
     source_id: str = ""
 
 
+def _encounter_class(text: str, errors: list[tuple[str, str]]) -> str | None:
+    """The encounter class of a cell, or an error naming the accepted values."""
+    klass = rules.parse_class(text)
+    if klass is None:
+        errors.append(("encounter_class", _("Unknown encounter class “%(value)s” (use "
+                                            "outpatient, emergency, inpatient or "
+                                            "home_visit).") % {"value": text}
+                       if text else _("A value is required.")))
+    return klass
+
+
+def _span(parse_one: Callable[[str], Any], cell: Callable[[Any, str], str], row: Any,
+          start_column: str, end_column: str,
+          errors: list[tuple[str, str]]) -> tuple[Any, Any]:
+    """Start (required) and end (optional) of a row, each parse error on its own column."""
+    start = end = None
+    try:
+        start = parse_one(cell(row, start_column))
+        if start is None:
+            errors.append((start_column, _("A value is required.")))
+    except ValueError as exc:
+        errors.append((start_column, str(exc)))
+    try:
+        end = parse_one(cell(row, end_column))
+    except ValueError as exc:
+        errors.append((end_column, str(exc)))
+    return start, end
+
+
 class _RowErrors(Exception):
     def __init__(self, errors: list[tuple[str, str]]) -> None:
         super().__init__(errors)
@@ -778,24 +807,8 @@ class EncounterImporter(_Importer):
             if practitioner is None:
                 errors.append(("practitioner_code", _("No practitioner with code “%(value)s”.")
                                % {"value": practitioner_code}))
-        klass_text = cell(row, "encounter_class")
-        klass = rules.parse_class(klass_text)
-        if klass is None:
-            errors.append(("encounter_class", _("Unknown encounter class “%(value)s” (use "
-                                                "outpatient, emergency, inpatient or "
-                                                "home_visit).") % {"value": klass_text}
-                           if klass_text else _("A value is required.")))
-        start = end = None
-        try:
-            start = parse.moment(cell(row, "start"))
-            if start is None:
-                errors.append(("start", _("A value is required.")))
-        except ValueError as exc:
-            errors.append(("start", str(exc)))
-        try:
-            end = parse.moment(cell(row, "end"))
-        except ValueError as exc:
-            errors.append(("end", str(exc)))
+        klass = _encounter_class(cell(row, "encounter_class"), errors)
+        start, end = _span(parse.moment, cell, row, "start", "end", errors)
         primary = ""
         try:
             text = cell(row, "primary_diagnosis")
@@ -1697,24 +1710,8 @@ class SettlementImporter(_Importer):
         elif in_county_text:
             errors.append(("in_county", _("“%(value)s” is not yes or no (use 1 or 0).")
                            % {"value": in_county_text}))
-        klass_text = cell(row, "encounter_class")
-        klass = rules.parse_class(klass_text)
-        if klass is None:
-            errors.append(("encounter_class", _("Unknown encounter class “%(value)s” (use "
-                                                "outpatient, emergency, inpatient or "
-                                                "home_visit).") % {"value": klass_text}
-                           if klass_text else _("A value is required.")))
-        start = end = None
-        try:
-            start = parse.day(cell(row, "start_date"))
-            if start is None:
-                errors.append(("start_date", _("A value is required.")))
-        except ValueError as exc:
-            errors.append(("start_date", str(exc)))
-        try:
-            end = parse.day(cell(row, "end_date"))
-        except ValueError as exc:
-            errors.append(("end_date", str(exc)))
+        klass = _encounter_class(cell(row, "encounter_class"), errors)
+        start, end = _span(parse.day, cell, row, "start_date", "end_date", errors)
         settled_at = None
         try:
             settled_at = parse.moment(cell(row, "settled_at"))
