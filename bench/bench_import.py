@@ -112,15 +112,22 @@ def build_county(residents: int, rng: random.Random) -> tuple[list[str], list[tu
 
 
 def write_file(path: Path, rows: int, numbers: list[str], pairs: list[tuple[str, str]],
-               practitioners: list[str], rng: random.Random) -> None:
+               practitioners: list[str], rng: random.Random, *, in_time_order: bool = True,
+               ) -> None:
+    """A year of encounters. ``in_time_order``: as a hospital system exports them (by visit
+    time, e.g. a month at a time); otherwise in random order (a worst case for the indexes
+    that lead with time)."""
     base = dt.datetime(2025, 1, 1, 8, 0)
+    offsets = [rng.randrange(400_000) for _ in range(rows)]
+    if in_time_order:
+        offsets.sort()
     with open(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(HEADER)
         for n in range(rows):
             institution, department = pairs[rng.randrange(len(pairs))]
             inpatient = rng.random() < 0.05
-            start = base + dt.timedelta(minutes=rng.randrange(400_000))
+            start = base + dt.timedelta(minutes=offsets[n])
             end = start + dt.timedelta(days=rng.randrange(1, 12)) if inpatient else None
             drugs = rng.randrange(0, 50_000) / 100
             consumables = rng.randrange(0, 5_000) / 100
@@ -160,6 +167,9 @@ def main() -> None:
                         help="default: one resident per 5 rows")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the temporary database")
+    parser.add_argument("--random-order", action="store_true",
+                        help="rows in random time order instead of a system's time-ordered "
+                             "export")
     args = parser.parse_args()
     temp = setup_django()
     from django.db import connection
@@ -170,10 +180,13 @@ def main() -> None:
     numbers, pairs, practitioners = build_county(args.residents or max(args.rows // 5, 10), rng)
     work = Path(tempfile.mkdtemp(prefix="tiercare-bench-csv-"))
     path = work / "encounters.csv"
-    write_file(path, args.rows, numbers, pairs, practitioners, rng)
+    write_file(path, args.rows, numbers, pairs, practitioners, rng,
+               in_time_order=not args.random_order)
     size = path.stat().st_size
     read, base_s, base_cpu = baseline(path)
-    print(f"database: {connection.vendor}; file: {args.rows:,} rows, {size / 1e6:.1f} MB; "
+    order = "random order" if args.random_order else "time order"
+    print(f"database: {connection.vendor}; file: {args.rows:,} rows ({order}), "
+          f"{size / 1e6:.1f} MB; "
           f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"{'baseline csv.reader':22}{read / base_s:10,.0f} rows/s wall ({base_s:.2f} s), "
           f"{read / base_cpu:10,.0f} rows/s CPU")
