@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from tiercare.accounts.admin_audit import AuditedRecordAdmin
 from tiercare.encounters.models import Diagnosis, Encounter, Settlement
 
 
@@ -14,7 +15,7 @@ class DiagnosisInline(admin.TabularInline):
 
 
 @admin.register(Encounter)
-class EncounterAdmin(admin.ModelAdmin):
+class EncounterAdmin(AuditedRecordAdmin, admin.ModelAdmin):
     list_display = ("start", "patient", "encounter_class", "institution", "primary_diagnosis",
                     "total", "source_system", "source_id")
     list_filter = ("encounter_class", "institution__level", "institution")
@@ -31,7 +32,7 @@ class EncounterAdmin(admin.ModelAdmin):
 
 
 @admin.register(Settlement)
-class SettlementAdmin(admin.ModelAdmin):
+class SettlementAdmin(AuditedRecordAdmin, admin.ModelAdmin):
     list_display = ("start_date", "patient", "institution_name", "institution_level",
                     "in_county", "encounter_class", "total", "fund_paid", "self_paid",
                     "encounter")

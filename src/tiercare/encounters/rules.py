@@ -13,6 +13,7 @@ language at the time of the check.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -270,8 +271,6 @@ def _show(value: datetime) -> str:
     """A time for a message, in local time; times at the edge of the calendar (year 1 or
     9999) that cannot be shifted to local time are shown as given."""
     if timezone.is_aware(value):
-        try:
+        with contextlib.suppress(OverflowError):
             value = timezone.localtime(value)
-        except OverflowError:
-            pass
     return value.strftime("%Y-%m-%d %H:%M")

@@ -10,10 +10,11 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from tiercare.accounts import audit
+from tiercare.accounts.admin_audit import AuditedRecordAdmin
 from tiercare.accounts.models import AuditEvent
 from tiercare.patients import rules, services
 from tiercare.patients.access import can_see_identifiers
@@ -48,7 +49,9 @@ class IdentifierInline(admin.TabularInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(ReadOnlyAdmin):
+class PatientAdmin(AuditedRecordAdmin, ReadOnlyAdmin):
+    audit_patient_field = "id"
+    audits_own_search = True
     list_display = ("health_record_no", "name", "name_initials", "sex", "birth_date",
                     "id_number", "phone", "address_code", "is_active")
     list_filter = ("is_active", "sex", "scheme", "id_type")
@@ -95,14 +98,6 @@ class PatientAdmin(ReadOnlyAdmin):
     def masked_phone(self, obj: Patient) -> str:
         return rules.mask_phone(obj.phone)
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: Any = None) -> HttpResponse:
-        response = super().change_view(request, object_id, form_url, extra_context)
-        if response.status_code == 200 and str(object_id).isdigit():
-            audit.record(AuditEvent.Action.VIEW, object_type=Patient._meta.label,
-                         object_id=object_id, patient_id=int(object_id),
-                         summary=str(_("Opened in the back-office")))
-        return response
 
 
 @admin.register(MatchCandidate)
