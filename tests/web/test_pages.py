@@ -4,6 +4,7 @@
 import pytest
 from django.urls import reverse
 
+from tests.web.factories import make_encounter
 from tiercare.accounts.models import AuditEvent, Role
 
 ALL_ROLES = list(Role.values)
@@ -277,3 +278,14 @@ def test_the_500_page_renders_in_the_layout_in_chinese(world, rf):
     response = server_error(request)
     assert response.status_code == 500
     assert "系统出现错误" in response.content.decode()
+
+
+def test_an_admission_not_yet_discharged_shows_in_hospital(world, as_role):
+    admission = make_encounter(world.patient, world.county_hospital, days_ago=2,
+                               encounter_class="inpatient", diagnosis="I63.9")
+    admission.end = None
+    admission.save()
+    body = as_role(Role.DOCTOR).get(
+        reverse("web:resident_record", args=[world.patient.pk])).content.decode()
+    assert body.count('data-testid="in-hospital"') == 1
+    assert "在院" in body
