@@ -77,6 +77,36 @@ def _is_user(user: Any) -> bool:
         getattr(user, "is_active", False))
 
 
+def scope_parts(user: Any) -> list[Q] | None:
+    """``user``'s scope as alternatives whose union is the scope (``None``: every resident).
+    A doctor's scope is two parts, the alliance's grid and the residents cared for at their
+    institution; a search runs each part on its own index instead of one ``OR`` the
+    database cannot answer from an index (patients.services.search_patients)."""
+    if _is_user(user) and getattr(user, "role", "") in INSTITUTION_ROLES \
+            and not getattr(user, "is_superuser", False) and user.institution is not None:
+        grid, cared_for = _institution_parts(user)
+        return [cared_for] if grid == NOTHING else [grid, cared_for]
+    condition = scope_q(user)
+    return None if condition is None else [condition]
+
+
+def _institution_parts(user: Any) -> tuple[Q, Q]:
+    """A practitioner's scope: (the alliance's grid, residents with an encounter at their
+    institution)."""
+    institution = user.institution
+    from tiercare.encounters.models import Encounter
+
+    # ``institution_id + 0`` keeps the planner on the (patient, start) index: an
+    # institution's encounters can be millions, one resident's are a handful.
+    cared_for = Exists(
+        Encounter.objects.filter(patient_id=OuterRef("pk"))
+        .annotate(_at=ExpressionWrapper(F("institution_id") + 0,
+                                        output_field=BigIntegerField()))
+        .filter(_at=institution.pk)
+    )
+    return _grid_q(user.alliance_id or institution.alliance_id), Q(cared_for)
+
+
 def scope_q(user: Any) -> Q | None:
     """The resident filter of ``user``'s scope; ``None`` means every resident."""
     if not _is_user(user):
@@ -89,21 +119,10 @@ def scope_q(user: Any) -> Q | None:
     if role == Role.ALLIANCE_ADMIN:
         return _grid_q(user.alliance_id)
     if role in INSTITUTION_ROLES:
-        institution = user.institution
-        if institution is None:
+        if user.institution is None:
             return NOTHING
-        from tiercare.encounters.models import Encounter
-
-        # ``institution_id + 0`` keeps the planner on the (patient, start) index: an
-        # institution's encounters can be millions, one resident's are a handful.
-        cared_for = Exists(
-            Encounter.objects.filter(patient_id=OuterRef("pk"))
-            .annotate(_at=ExpressionWrapper(F("institution_id") + 0,
-                                            output_field=BigIntegerField()))
-            .filter(_at=institution.pk)
-        )
-        grid = _grid_q(user.alliance_id or institution.alliance_id)
-        return Q(cared_for) if grid == NOTHING else grid | Q(cared_for)
+        grid, cared_for = _institution_parts(user)
+        return cared_for if grid == NOTHING else grid | cared_for
     return NOTHING
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Max, Q
-from django.db.models.functions import Greatest
+from django.db.models.functions import Collate, Greatest
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext
@@ -31,7 +31,7 @@ from tiercare.accounts import audit
 from tiercare.accounts.models import AuditEvent, User
 from tiercare.kernel.errors import KernelError
 from tiercare.patients import rules
-from tiercare.patients.access import can_view, scope_q
+from tiercare.patients.access import can_view, scope_parts
 from tiercare.patients.errors import DuplicatePatient, MergeConflict, PatientConflict
 from tiercare.patients.models import (
     HealthRecordCounter,
@@ -569,14 +569,38 @@ def dismiss_match(candidate: MatchCandidate, *, user: User | None = None) -> Mat
 # --- search and record view -------------------------------------------------------------------
 
 
-def _prefix_q(field_name: str, prefix: str) -> Q:
-    """``field`` starts with ``prefix`` in a form the index answers: a range on SQLite (whose
-    LIKE is case-insensitive and cannot use a BINARY index), ``LIKE 'p%'`` on PostgreSQL (a
-    ``varchar_pattern_ops`` index answers it whatever the collation)."""
-    if connection.vendor == "sqlite":
-        return Q(**{f"{field_name}__gte": prefix,
-                    f"{field_name}__lt": rules.prefix_upper_bound(prefix)})
-    return Q(**{f"{field_name}__startswith": prefix})
+def _prefix_q(field_name: str, prefix: str, upper: str | None = None) -> Q:
+    """``field`` starts with ``prefix`` as a range (``prefix <= x < bound``) that a plain
+    b-tree index answers in its own order, so ``ORDER BY field LIMIT n`` stops early. Only for
+    fields whose values are lower-case ASCII letters (pinyin initials): their order is the same
+    in every collation (SQLite's LIKE is case-insensitive and cannot use a BINARY index;
+    PostgreSQL's LIKE needs a pattern-ops index that cannot give the order)."""
+    return Q(**{f"{field_name}__gte": prefix, f"{field_name}__lt": _bound(prefix, upper)})
+
+
+def _bound(prefix: str, upper: str | None) -> str:
+    """Exclusive upper end of a prefix range, tightened to just past ``upper`` and its
+    extensions when given (a keyset bound: rows after the last one already found cannot enter
+    the first ``limit``; the few extra rows it lets in are sorted out by the caller).
+    U+10FFFF, the last code point, since PostgreSQL text cannot hold NUL."""
+    bound = rules.prefix_upper_bound(prefix)
+    if upper is not None:
+        bound = min(bound, upper + "\U0010ffff")
+    return bound
+
+
+def _name_prefix(base: Any, prefix: str, upper: str | None = None) -> Any:
+    """Residents whose name starts with ``prefix``, ordered by name, birth date and id, from
+    an index that gives that order: on SQLite the (name, birth_date) index (BINARY collation,
+    code-point order); on PostgreSQL the index on (name COLLATE "C", birth_date, id) of
+    migration 0002, because the database collation may order Chinese differently from code
+    points (e.g. by pinyin) and a range test is only a prefix test in code-point order."""
+    bound = _bound(prefix, upper)
+    if connection.vendor != "postgresql":
+        return base.filter(name__gte=prefix, name__lt=bound).order_by("name", "birth_date", "pk")
+    return (base.annotate(name_c=Collate("name", "C"))
+            .filter(name_c__gte=prefix, name_c__lt=bound)
+            .order_by("name_c", "birth_date", "pk"))
 
 
 def _id_number_variants(text: str) -> list[str]:
@@ -590,7 +614,8 @@ def _id_number_variants(text: str) -> list[str]:
     return sorted(set(variants))
 
 
-def search_queryset(query: str, base: Any, *, limit: int) -> tuple[str, list[Patient]]:
+def search_queryset(query: str, base: Any, *, limit: int,
+                    upper: str | None = None) -> tuple[str, list[Patient]]:
     """Run a classified search over ``base`` (a Patient queryset already held to a scope) with
     indexed lookups only. Returns ``(kind, residents)``; raises ``rules.RuleError`` for a
     query that is none of the searchable kinds."""
@@ -604,7 +629,7 @@ def search_queryset(query: str, base: Any, *, limit: int) -> tuple[str, list[Pat
     elif kind == rules.QueryKind.HEALTH_RECORD:
         rows = base.filter(health_record_no=text)
     elif kind == rules.QueryKind.NAME:
-        rows = base.filter(_prefix_q("name", text)).order_by("name", "birth_date", "pk")
+        rows = _name_prefix(base, text, upper)
     elif kind == rules.QueryKind.DOCUMENT:
         by_number = list(base.filter(id_number=text).order_by("pk")[:limit])
         linked = Identifier.objects.filter(value=text).values("patient_id")
@@ -612,9 +637,9 @@ def search_queryset(query: str, base: Any, *, limit: int) -> tuple[str, list[Pat
         merged = {p.pk: p for p in [*by_number, *by_identifier]}
         return kind, sorted(merged.values(), key=lambda p: p.pk)[:limit]
     else:  # pinyin initials: main reading and polyphone surname reading, one index each
-        main = list(base.filter(_prefix_q("name_initials", text))
+        main = list(base.filter(_prefix_q("name_initials", text, upper))
                     .order_by("name_initials", "pk")[:limit])
-        alt = list(base.filter(_prefix_q("name_initials_alt", text))
+        alt = list(base.filter(_prefix_q("name_initials_alt", text, upper))
                    .order_by("name_initials_alt", "pk")[:limit])
         found = {p.pk: p for p in [*main, *alt]}
 
@@ -633,18 +658,58 @@ def search_patients(user: Any, query: str, *, limit: int = 50) -> list[Patient]:
     ``stf`` and ``dtf``), or a passport/permit number. Indexed lookups only, at most
     ``limit`` rows; audited as one SEARCH event with the query text."""
     limit = max(1, min(int(limit), 200))
-    base = Patient.objects.filter(is_active=True)
-    condition = scope_q(user)
-    if condition is not None:
-        base = base.filter(condition)
+    active = Patient.objects.filter(is_active=True)
+    parts = scope_parts(user)
     try:
-        kind, found = search_queryset(query, base, limit=limit)
+        if parts is None:
+            kind, found = search_queryset(query, active, limit=limit)
+        elif len(parts) == 1:
+            kind, found = search_queryset(query, active.filter(parts[0]), limit=limit)
+        else:
+            kind, found = _search_union(query, active, parts, limit=limit)
     except rules.RuleError as err:
         raise ValidationError({"q": [ValidationError(str(err), code=err.code)]}) from err
     audit.record(AuditEvent.Action.SEARCH, user=user if _is_user(user) else None,
                  object_type=PATIENT_LABEL, summary=query[:300],
                  changes={"query": query, "kind": kind, "results": len(found)})
     return found
+
+
+def _search_union(query: str, active: Any, parts: list[Q], *,
+                  limit: int) -> tuple[str, list[Patient]]:
+    """The first ``limit`` residents of a scope made of several parts, in the order of the
+    query kind: each part is searched on its own (indexable) and the results merged. Once
+    the first part fills ``limit``, later parts only look up to its last sort key, which keeps
+    their range short."""
+    kind, found = search_queryset(query, active.filter(parts[0]), limit=limit)
+    text = rules.classify_query(query)[1]
+    merged = {p.pk: p for p in found}
+    for part in parts[1:]:
+        upper = None
+        if len(found) >= limit and kind in (rules.QueryKind.NAME, rules.QueryKind.INITIALS):
+            last = found[-1]
+            upper = last.name if kind == rules.QueryKind.NAME else _initials_key(last, text)
+        _kind, more = search_queryset(query, active.filter(part), limit=limit, upper=upper)
+        merged.update((p.pk, p) for p in more)
+    return kind, sorted(merged.values(), key=_sort_key(kind, text))[:limit]
+
+
+def _initials_key(patient: Patient, text: str) -> str:
+    """The reading of the name that matched the initials ``text`` (main or polyphone)."""
+    if patient.name_initials.startswith(text):
+        return patient.name_initials
+    return patient.name_initials_alt
+
+
+def _sort_key(kind: str, text: str) -> Any:
+    """The order ``search_queryset`` returns for a query kind (code-point order of names)."""
+    if kind == rules.QueryKind.NAME:
+        return lambda p: (p.name, p.birth_date, p.pk)
+    if kind == rules.QueryKind.INITIALS:
+        return lambda p: (_initials_key(p, text), p.pk)
+    if kind in (rules.QueryKind.ID_NUMBER, rules.QueryKind.PHONE):
+        return lambda p: (p.name, p.pk)
+    return lambda p: p.pk
 
 
 def _is_user(user: Any) -> bool:
