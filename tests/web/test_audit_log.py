@@ -68,3 +68,12 @@ def test_the_log_is_paged(world, client):
     assert last.count("<tr data-action=") == total - 30 * (pages - 1)
     junk = client.get(reverse("web:audit_log"), {"page": "zzz"})
     assert junk.status_code == 200
+
+
+def test_the_pager_of_the_log_reads_newer_and_older(world, client):
+    AuditEvent.objects.bulk_create(
+        [AuditEvent(username=f"u{i}", action="search") for i in range(75)])
+    client.force_login(world.user(Role.SYSTEM_ADMIN))
+    middle = client.get(reverse("web:audit_log"), {"page": 2}).content.decode()
+    assert "较新" in middle and "较早" in middle
+    assert "第 2 页，共" in middle
