@@ -26,32 +26,28 @@ def _check_scope(cleaned: dict[str, Any]) -> None:
         raise scope_error(problem, role)
 
 
-class UserCreateForm(AdminUserCreationForm):
+class _ScopeCheck:
+    """A user form refuses a scope that does not fit the role (accounts.roles.scope_problem)."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}  # type: ignore[misc]
+        try:
+            _check_scope(cleaned)
+        except ValidationError as error:
+            self.add_error(None, error)  # type: ignore[attr-defined]
+        return cleaned
+
+
+class UserCreateForm(_ScopeCheck, AdminUserCreationForm):
     class Meta:
         model = User
         fields = ("username", "role", "institution", "alliance", "display_name")
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        try:
-            _check_scope(cleaned)
-        except ValidationError as error:
-            self.add_error(None, error)
-        return cleaned
 
-
-class UserEditForm(UserChangeForm):
+class UserEditForm(_ScopeCheck, UserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        try:
-            _check_scope(cleaned)
-        except ValidationError as error:
-            self.add_error(None, error)
-        return cleaned
 
 
 @admin.register(User)

@@ -72,19 +72,10 @@ def check_costs(
     """Cost breakdown of an encounter (issue 2 §5): every amount is ≥ 0, the total equals
     drugs + consumables + examinations and tests + medical services, and insurance never pays
     more than the total."""
-    found: list[Violation] = []
-    parts = {
+    found = _out_of_bounds({
         "total": total, "drugs": drugs, "consumables": consumables,
         "examinations": examinations, "services": services, "insurance_paid": insurance_paid,
-    }
-    for name, amount in parts.items():
-        if amount < ZERO:
-            found.append(Violation(name, "negative_amount",
-                                   _("The amount must not be negative (got %(amount)s).")
-                                   % {"amount": amount}))
-        elif amount > MAX_AMOUNT:
-            found.append(Violation(name, "amount_too_large",
-                                   _("The amount %(amount)s is too large.") % {"amount": amount}))
+    })
     if found:
         return found
     breakdown = drugs + consumables + examinations + services
@@ -127,12 +118,10 @@ def check_encounter_dates(
     return found
 
 
-def check_settlement_amounts(total: Decimal, fund_paid: Decimal,
-                             self_paid: Decimal) -> list[Violation]:
-    """A settlement splits its total between the insurance fund and the resident
-    (rules.md §9): every amount ≥ 0 and total = fund paid + self paid, to the fen."""
+def _out_of_bounds(amounts: dict[str, Decimal]) -> list[Violation]:
+    """Every amount lies between 0 and ``MAX_AMOUNT`` (the money columns' 10 integer digits)."""
     found: list[Violation] = []
-    for name, amount in (("total", total), ("fund_paid", fund_paid), ("self_paid", self_paid)):
+    for name, amount in amounts.items():
         if amount < ZERO:
             found.append(Violation(name, "negative_amount",
                                    _("The amount must not be negative (got %(amount)s).")
@@ -140,6 +129,14 @@ def check_settlement_amounts(total: Decimal, fund_paid: Decimal,
         elif amount > MAX_AMOUNT:
             found.append(Violation(name, "amount_too_large",
                                    _("The amount %(amount)s is too large.") % {"amount": amount}))
+    return found
+
+
+def check_settlement_amounts(total: Decimal, fund_paid: Decimal,
+                             self_paid: Decimal) -> list[Violation]:
+    """A settlement splits its total between the insurance fund and the resident
+    (rules.md §9): every amount ≥ 0 and total = fund paid + self paid, to the fen."""
+    found = _out_of_bounds({"total": total, "fund_paid": fund_paid, "self_paid": self_paid})
     if not found and fund_paid + self_paid != total:
         found.append(Violation(
             "total", "settlement_does_not_add_up",

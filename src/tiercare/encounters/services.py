@@ -217,13 +217,19 @@ def local_day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 # --------------------------------------------------------------------------- encounters
 
 
+def _encounter_class(value: str | None, errors: _Errors) -> str | None:
+    """The encounter class (outpatient / emergency / inpatient / home visit) or an error."""
+    klass = rules.parse_class(value or "")
+    if klass is None:
+        errors.add("encounter_class", _("Unknown encounter class “%(value)s”.")
+                   % {"value": value}, "unknown_class")
+    return klass
+
+
 def _validate_encounter(data: EncounterInput) -> tuple[Patient, str, list[str]]:
     errors = _Errors()
     patient = _active_patient(data.patient_id, errors)
-    klass = rules.parse_class(data.encounter_class or "")
-    if klass is None:
-        errors.add("encounter_class", _("Unknown encounter class “%(value)s”.")
-                   % {"value": data.encounter_class}, "unknown_class")
+    klass = _encounter_class(data.encounter_class, errors)
     institution = Institution.objects.filter(pk=data.institution_id).first()
     if institution is None:
         errors.add("institution", _("No institution with id %(id)s.")
@@ -344,10 +350,7 @@ def _jsonable(value: Any) -> Any:
 def _validate_settlement(data: SettlementInput) -> dict[str, Any]:
     errors = _Errors()
     patient = _active_patient(data.patient_id, errors)
-    klass = rules.parse_class(data.encounter_class or "")
-    if klass is None:
-        errors.add("encounter_class", _("Unknown encounter class “%(value)s”.")
-                   % {"value": data.encounter_class}, "unknown_class")
+    klass = _encounter_class(data.encounter_class, errors)
     name, level, division = data.institution_name, data.institution_level, data.division_code
     if data.institution_id is not None:
         institution = Institution.objects.filter(pk=data.institution_id).first()
