@@ -70,27 +70,33 @@ def demo(residents: int, port: int, host: str = "127.0.0.1") -> None:
     _setup()
     from django.conf import settings
     from django.core.management import call_command
+    from django.utils import translation
+    from django.utils.translation import gettext as _
 
     from tiercare.accounts.services import DEMO_PASSWORD, create_demo_accounts
     from tiercare.patients.models import Patient
     from tiercare.registry.models import Alliance
     from tiercare.synth import generate
 
-    print(f"Database: {settings.DATABASES['default']['NAME']}", flush=True)
+    translation.activate(settings.LANGUAGE_CODE)
+    print(_("Database: %(name)s") % {"name": settings.DATABASES["default"]["NAME"]}, flush=True)
     call_command("migrate", interactive=False, verbosity=0)
     if not Patient.objects.exists():
-        print(f"Building a demo county of {residents:,} residents …", flush=True)
+        print(_("Building a demo county of %(count)s residents …") % {"count": f"{residents:,}"},
+              flush=True)
         year, until = _demo_period()
         generate(residents, seed=DEMO_SEED, year=year, until=until, progress=True)
     alliance = Alliance.objects.order_by("code").first()
     if alliance is None:
-        sys.exit("The database has residents but no alliance; use an empty TIERCARE_DATA_DIR.")
+        sys.exit(_("The database has residents but no alliance; use an empty "
+                   "TIERCARE_DATA_DIR."))
     accounts = create_demo_accounts(alliance)
-    print(f"\nTierCare demo is running at http://{host}:{port}/")
-    print(f"Every demo account's password: {DEMO_PASSWORD}")
+    print()
+    print(_("TierCare demo is running at %(url)s") % {"url": f"http://{host}:{port}/"})
+    print(_("Every demo account's password: %(password)s") % {"password": DEMO_PASSWORD})
     for username, _password, role in accounts:
         print(f"  {username:<16} {role}")
-    print("Press Ctrl+C to stop.\n", flush=True)
+    print(_("Press Ctrl+C to stop.") + "\n", flush=True)
     serve(host, port)
 
 
