@@ -30,7 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from tiercare.accounts import audit
 from tiercare.accounts.models import AuditEvent, User
 from tiercare.kernel.errors import KernelError
-from tiercare.patients import rules
+from tiercare.patients import rules, statuses
 from tiercare.patients.access import can_view, scope_parts
 from tiercare.patients.errors import DuplicatePatient, MergeConflict, PatientConflict
 from tiercare.patients.models import (
@@ -493,7 +493,8 @@ def merge_patients(survivor: Patient, merged: Patient, *, user: User | None = No
     merge.save(update_fields=["moved"])
     now = timezone.now()
     MatchCandidate.objects.filter(
-        Q(patient=survivor, candidate=merged) | Q(patient=merged, candidate=survivor)
+        Q(patient=survivor, candidate=merged) | Q(patient=merged, candidate=survivor),
+        status__in=statuses.sources_of(MatchCandidate.Status.MERGED),
     ).update(status=MatchCandidate.Status.MERGED, reviewed_at=now, reviewed_by=user)
     counts = {label: len(ids) for label, ids in moved.items()}
     for p in (survivor, merged):
@@ -538,7 +539,8 @@ def undo_merge(merge: Merge, *, user: User | None = None) -> Merge:
     merge.save(update_fields=["undone_at", "undone_by"])
     MatchCandidate.objects.filter(
         Q(patient_id=merge.survivor_id, candidate=merged)
-        | Q(patient=merged, candidate_id=merge.survivor_id)
+        | Q(patient=merged, candidate_id=merge.survivor_id),
+        status__in=statuses.sources_of(MatchCandidate.Status.OPEN),
     ).update(status=MatchCandidate.Status.OPEN, reviewed_at=None, reviewed_by=None)
     for pid in (merge.survivor_id, merged.pk):
         audit.record(AuditEvent.Action.UNMERGE, user=user, object_type=Merge._meta.label,
@@ -552,7 +554,7 @@ def undo_merge(merge: Merge, *, user: User | None = None) -> Merge:
 @transaction.atomic
 def dismiss_match(candidate: MatchCandidate, *, user: User | None = None) -> MatchCandidate:
     """A reviewer decides that a probable match is two different people."""
-    if candidate.status != MatchCandidate.Status.OPEN:
+    if not statuses.can_move(candidate.status, MatchCandidate.Status.DISMISSED):
         raise MergeConflict("match.reviewed", _("This probable match was already reviewed."))
     candidate.status = MatchCandidate.Status.DISMISSED
     candidate.reviewed_at = timezone.now()
