@@ -8,6 +8,7 @@ PostgreSQL. Column names come from the model's ``_meta`` so the schema has one s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -75,6 +76,43 @@ def insert_rows(
                 batch = []
         if batch:
             cursor.executemany(sql, batch)
+
+
+def insert_json_rows(model: type[models.Model], fields: Sequence[str],
+                     rows: Sequence[Sequence[Any]]) -> None:
+    """SQLite: insert short rows (ints and strings) in one statement over a JSON array,
+    skipping rows that violate a unique constraint. For narrow child tables (an encounter's
+    secondary diagnoses) this costs about half of ``executemany``: one statement, so SQLite
+    updates its id sequence once instead of once per row."""
+    if connection.vendor != "sqlite":
+        raise NotImplementedError("insert_json_rows is for SQLite; use insert_rows")
+    qn = connection.ops.quote_name
+    cols = ", ".join(qn(c) for c in columns(model, fields))
+    picks = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(fields)))
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT OR IGNORE INTO {qn(table(model))} ({cols}) "
+                       f"SELECT {picks} FROM json_each(%s)", [json.dumps(rows)])
+
+
+def existing_ids(model: type[models.Model], ids: Iterable[int], *,
+                 lock: bool = False) -> set[int]:
+    """Which of ``ids`` are primary keys of ``model``'s table (one query over a JSON array
+    on SQLite, ``= ANY`` on PostgreSQL: no limit on the number of ids). ``lock``: on
+    PostgreSQL the rows found cannot be deleted until the transaction ends (``FOR KEY
+    SHARE``, the lock a foreign key takes); SQLite's writer holds the database already."""
+    wanted = list(ids)
+    if not wanted:
+        return set()
+    qn = connection.ops.quote_name
+    tbl = qn(table(model))
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"SELECT id FROM {tbl} WHERE id IN (SELECT value FROM json_each(%s))",
+                           [json.dumps(wanted)])
+        else:
+            cursor.execute(f"SELECT id FROM {tbl} WHERE id = ANY(%s)"
+                           f"{' FOR KEY SHARE' if lock else ''}", [wanted])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def next_id(model: type[models.Model]) -> int:

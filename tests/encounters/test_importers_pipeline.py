@@ -150,3 +150,42 @@ def test_an_open_transaction_keeps_the_import_in_one_process(county, tmp_path, m
         report = importers.import_encounters(path, progress=False)
     # then the import ran in this process and stored everything
     assert used == [False] and report.inserted == 10
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_department_deleted_during_the_import_rejects_its_rows_and_nothing_else(
+        county, tmp_path, monkeypatch, used, processes):
+    # given a file whose rows name two departments, one of which the back office deletes
+    # after the reading process resolved it and before the rows are stored
+    from django.db import connection
+
+    from tiercare.registry.models import Department
+
+    if processes == 2:
+        two_processes(monkeypatch)
+    else:
+        one_process(monkeypatch)
+    surgery = Department.objects.create(institution=county["hospital"], code="WK", name="外科")
+    rows = [encounter_row(county["patient"], f"E{i}", department_code="WK" if i % 3 == 0
+                          else "NK") for i in range(30)]
+    path = write_csv(tmp_path / "e.csv", ENCOUNTER_HEADER, rows)
+    real_store = importers.EncounterImporter._store
+
+    def store_after_deletion(self, piece):
+        Department.objects.filter(pk=surgery.pk).delete()
+        return real_store(self, piece)
+
+    monkeypatch.setattr(importers.EncounterImporter, "_store", store_after_deletion)
+    with translation.override("en"):
+        report = importers.import_encounters(path, progress=False)
+    # then the surgery rows are rejected with the reason, the others stored
+    assert used == [processes == 2]
+    assert counts(report) == (30, 20, 0, 0, 10)
+    reasons = {r["reason"] for r in read_rejects(report.rejects_path)}
+    assert reasons == {"The department was deleted while the file was being imported."}
+    assert set(Encounter.objects.values_list("department__code", flat=True)) == {"NK"}
+    if connection.vendor == "sqlite":
+        # and the connection checks foreign keys again, with nothing left dangling
+        with connection.cursor() as cursor:
+            assert cursor.execute("PRAGMA foreign_keys").fetchone() == (1,)
+            assert cursor.execute("PRAGMA foreign_key_check").fetchall() == []

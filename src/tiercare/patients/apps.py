@@ -6,3 +6,7 @@ class PatientsConfig(AppConfig):
     name = "tiercare.patients"
     label = "patients"
     verbose_name = _("Patients")
+
+    def ready(self) -> None:
+        # A resident's record is never deleted (patients.receivers).
+        from tiercare.patients import receivers  # noqa: F401
