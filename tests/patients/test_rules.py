@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 import pytest
@@ -200,3 +201,22 @@ def test_unclassifiable_query_is_an_error():
 def test_prefix_bound_brackets_every_extension(prefix, tail):
     bound = rules.prefix_upper_bound(prefix)
     assert prefix <= prefix + tail < bound
+
+
+digit_strings = st.text(alphabet="0123456789", min_size=1, max_size=12)
+
+
+@given(prefixes=st.lists(digit_strings, max_size=8), codes=st.lists(digit_strings, max_size=30))
+def test_merged_digit_ranges_hold_exactly_the_codes_with_one_of_the_prefixes(prefixes, codes):
+    ranges = rules.digit_prefix_ranges(prefixes)
+    # ranges are sorted, disjoint and not adjacent (merged)
+    assert all(a[1] < b[0] for a, b in itertools.pairwise(ranges))
+    for code in codes:
+        assert any(code.startswith(p) for p in prefixes) == any(
+            low <= code < high for low, high in ranges)
+
+
+def test_a_grid_of_consecutive_townships_is_one_range():
+    townships = [f"341125{n}" for n in range(100, 120)] + ["341125200", "341125201"]
+    assert rules.digit_prefix_ranges(townships) == [("341125100", "341125120"),
+                                                    ("341125200", "341125202")]

@@ -34,7 +34,7 @@ from django.db.models import (
 
 from tiercare.accounts.models import Role
 from tiercare.patients.models import Patient
-from tiercare.patients.rules import prefix_upper_bound
+from tiercare.patients.rules import digit_prefix_ranges
 
 #: Roles that see every resident (rules.md §11: regulators and administrators of the system).
 ALL_RESIDENT_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.REGULATOR, Role.AUDITOR})
@@ -48,18 +48,18 @@ NOTHING = Q(pk__in=[])
 
 def address_prefix_q(prefixes: Iterable[str]) -> Q:
     """Residents whose 12-digit address code starts with one of ``prefixes``, as index ranges
-    (``code >= p AND code < p'``) or equality for a full village code."""
+    (``low <= code < high``), adjacent ones merged (a grid's consecutive townships are one
+    range: a short filter to build, to plan and to test row by row)."""
+    wanted = set(prefixes)
+    if "" in wanted:
+        return Q()
+    ranges = digit_prefix_ranges(wanted)
+    if not ranges:
+        return NOTHING
     condition = Q()
-    matched = False
-    for prefix in sorted(set(prefixes)):
-        if not prefix:
-            return Q()
-        matched = True
-        if len(prefix) >= 12:
-            condition |= Q(address_code=prefix)
-        else:
-            condition |= Q(address_code__gte=prefix, address_code__lt=prefix_upper_bound(prefix))
-    return condition if matched else NOTHING
+    for low, high in ranges:
+        condition |= Q(address_code__gte=low, address_code__lt=high)
+    return condition
 
 
 def _grid_q(alliance_id: int | None) -> Q:

@@ -46,9 +46,9 @@ class Patient(models.Model):
     name = models.CharField(_("name"), max_length=50)
     # Pinyin initials of the name, e.g. 张三 → "zs". ``name_initials_alt`` holds the reading of
     # a polyphone surname (单 shan/dan, 曾 zeng/ceng, 解 xie/jie) so that both readings find it.
-    name_initials = models.CharField(_("pinyin initials"), max_length=20, db_index=True)
+    name_initials = models.CharField(_("pinyin initials"), max_length=20)
     name_initials_alt = models.CharField(_("pinyin initials (other reading)"), max_length=20,
-                                         blank=True, db_index=True)
+                                         blank=True)
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
     birth_date = models.DateField(_("birth date"))
     id_type = models.CharField(
@@ -83,6 +83,11 @@ class Patient(models.Model):
             models.Index(fields=["id_number"], name="patient_id_number"),
             models.Index(fields=["name", "birth_date"], name="patient_name_birth"),
             models.Index(fields=["birth_date", "sex"], name="patient_birth_sex"),
+            # Initials search returns the first residents in (initials, id) order and stops:
+            # the id must be in the index (SQLite's rowid is implicitly; PostgreSQL would
+            # otherwise read and sort every resident with the same initials).
+            models.Index(fields=["name_initials", "id"], name="patient_initials_id"),
+            models.Index(fields=["name_initials_alt", "id"], name="patient_initials_alt_id"),
             # Grid scopes and per-village counts read ``address_code`` ranges of active records.
             models.Index(fields=["address_code", "is_active"], name="patient_address_active"),
             # Name-prefix search: ``LIKE '单%'`` on PostgreSQL whatever the database collation

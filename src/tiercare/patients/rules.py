@@ -17,6 +17,7 @@ marked for translation; services turn it into a field error in the user's langua
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -375,3 +376,23 @@ def prefix_upper_bound(prefix: str) -> str:
     """The smallest string greater than every string that starts with ``prefix`` in code-point
     order, so that ``prefix <= x < bound`` is a prefix test an index can answer."""
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def digit_prefix_ranges(prefixes: Iterable[str]) -> list[tuple[str, str]]:
+    """Half-open ranges ``[low, high)`` covering exactly the digit strings that start with one
+    of ``prefixes`` (division and address codes: digits only), adjacent ranges merged: the
+    townships 341125100…341125119 of a grid become one range, not twenty. ``high`` is the
+    prefix plus one in decimal (``"341125109"`` → ``"341125110"``); a prefix of nines has no
+    such successor and ends at ``prefix_upper_bound``."""
+    ranges: list[tuple[str, str]] = []
+    for prefix in sorted(set(prefixes)):
+        if not prefix.isdigit():
+            raise ValueError(f"not a digit prefix: {prefix!r}")
+        stripped = prefix.rstrip("9")
+        high = (stripped[:-1] + str(int(stripped[-1]) + 1)
+                + "0" * (len(prefix) - len(stripped)) if stripped else prefix_upper_bound(prefix))
+        if ranges and prefix <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], high))
+        else:
+            ranges.append((prefix, high))
+    return ranges

@@ -571,38 +571,47 @@ def dismiss_match(candidate: MatchCandidate, *, user: User | None = None) -> Mat
 # --- search and record view -------------------------------------------------------------------
 
 
-def _prefix_q(field_name: str, prefix: str, upper: str | None = None) -> Q:
+def _prefix_q(field_name: str, prefix: str, upper: Keyset | None = None) -> Q:
     """``field`` starts with ``prefix`` as a range (``prefix <= x < bound``) that a plain
     b-tree index answers in its own order, so ``ORDER BY field LIMIT n`` stops early. Only for
     fields whose values are lower-case ASCII letters (pinyin initials): their order is the same
     in every collation (SQLite's LIKE is case-insensitive and cannot use a BINARY index;
-    PostgreSQL's LIKE needs a pattern-ops index that cannot give the order)."""
-    return Q(**{f"{field_name}__gte": prefix, f"{field_name}__lt": _bound(prefix, upper)})
+    PostgreSQL's LIKE needs a pattern-ops index that cannot give the order).
 
-
-def _bound(prefix: str, upper: str | None) -> str:
-    """Exclusive upper end of a prefix range, tightened to just past ``upper`` and its
-    extensions when given (a keyset bound: rows after the last one already found cannot enter
-    the first ``limit``; the few extra rows it lets in are sorted out by the caller).
-    U+10FFFF, the last code point, since PostgreSQL text cannot hold NUL."""
-    bound = rules.prefix_upper_bound(prefix)
+    ``upper``: the (key, id) of the last row already found in the order (key, id); rows after
+    it cannot enter the first ``limit`` and are left out before anything else is checked
+    (``x <= key`` narrows the index range; the id decides among equal keys)."""
+    condition = Q(**{f"{field_name}__gte": prefix,
+                     f"{field_name}__lt": rules.prefix_upper_bound(prefix)})
     if upper is not None:
-        bound = min(bound, upper + "\U0010ffff")
-    return bound
+        key, pk = upper
+        condition &= Q(**{f"{field_name}__lte": key}) & (
+            Q(**{f"{field_name}__lt": key}) | Q(pk__lte=pk))
+    return condition
 
 
-def _name_prefix(base: Any, prefix: str, upper: str | None = None) -> Any:
+#: A keyset bound: the sort key and id of the last row of a first page.
+Keyset = tuple[str, int]
+
+
+def _name_prefix(base: Any, prefix: str, upper: Keyset | None = None) -> Any:
     """Residents whose name starts with ``prefix``, ordered by name, birth date and id, from
     an index that gives that order: on SQLite the (name, birth_date) index (BINARY collation,
     code-point order); on PostgreSQL the index on (name COLLATE "C", birth_date, id) of
     migration 0002, because the database collation may order Chinese differently from code
-    points (e.g. by pinyin) and a range test is only a prefix test in code-point order."""
-    bound = _bound(prefix, upper)
+    points (e.g. by pinyin) and a range test is only a prefix test in code-point order.
+    ``upper``: names after the last one already found are left out (the few residents who
+    share that name are sorted out by the caller)."""
+    bound = rules.prefix_upper_bound(prefix)
     if connection.vendor != "postgresql":
-        return base.filter(name__gte=prefix, name__lt=bound).order_by("name", "birth_date", "pk")
-    return (base.annotate(name_c=Collate("name", "C"))
-            .filter(name_c__gte=prefix, name_c__lt=bound)
-            .order_by("name_c", "birth_date", "pk"))
+        rows = base.filter(name__gte=prefix, name__lt=bound)
+        if upper is not None:
+            rows = rows.filter(name__lte=upper[0])
+        return rows.order_by("name", "birth_date", "pk")
+    rows = base.annotate(name_c=Collate("name", "C")).filter(name_c__gte=prefix, name_c__lt=bound)
+    if upper is not None:
+        rows = rows.filter(name_c__lte=upper[0])
+    return rows.order_by("name_c", "birth_date", "pk")
 
 
 def _id_number_variants(text: str) -> list[str]:
@@ -617,7 +626,7 @@ def _id_number_variants(text: str) -> list[str]:
 
 
 def search_queryset(query: str, base: Any, *, limit: int,
-                    upper: str | None = None) -> tuple[str, list[Patient]]:
+                    upper: Keyset | None = None) -> tuple[str, list[Patient]]:
     """Run a classified search over ``base`` (a Patient queryset already held to a scope) with
     indexed lookups only. Returns ``(kind, residents)``; raises ``rules.RuleError`` for a
     query that is none of the searchable kinds."""
@@ -680,18 +689,24 @@ def search_patients(user: Any, query: str, *, limit: int = 50) -> list[Patient]:
 def _search_union(query: str, active: Any, parts: list[Q], *,
                   limit: int) -> tuple[str, list[Patient]]:
     """The first ``limit`` residents of a scope made of several parts, in the order of the
-    query kind: each part is searched on its own (indexable) and the results merged. Once
-    the first part fills ``limit``, later parts only look up to its last sort key, which keeps
-    their range short."""
+    query kind: each part is searched on its own (indexable) and the results merged. A later
+    part leaves out the residents of the earlier ones (already searched; a test on the row
+    itself, so the costly check of a later part, such as an encounter at the doctor's
+    institution, is not made for them) and, once the first part fills ``limit``, every
+    resident after the last one it found (a keyset bound on the sort key and id)."""
     kind, found = search_queryset(query, active.filter(parts[0]), limit=limit)
     text = rules.classify_query(query)[1]
     merged = {p.pk: p for p in found}
-    for part in parts[1:]:
-        upper = None
-        if len(found) >= limit and kind in (rules.QueryKind.NAME, rules.QueryKind.INITIALS):
-            last = found[-1]
-            upper = last.name if kind == rules.QueryKind.NAME else _initials_key(last, text)
-        _kind, more = search_queryset(query, active.filter(part), limit=limit, upper=upper)
+    upper: Keyset | None = None
+    if len(found) >= limit and kind in (rules.QueryKind.NAME, rules.QueryKind.INITIALS):
+        last = found[-1]
+        upper = (last.name if kind == rules.QueryKind.NAME else _initials_key(last, text),
+                 last.pk)
+    for index, part in enumerate(parts[1:], 1):
+        rest = active.filter(part)
+        for earlier in parts[:index]:
+            rest = rest.exclude(earlier)
+        _kind, more = search_queryset(query, rest, limit=limit, upper=upper)
         merged.update((p.pk, p) for p in more)
     return kind, sorted(merged.values(), key=_sort_key(kind, text))[:limit]
 
