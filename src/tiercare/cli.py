@@ -106,7 +106,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(__doc__)
         print("Verbs: demo [--residents N] [--port P] | serve [--host H] [--port P] | "
               "synth --residents N --seed S --year Y | import encounters|settlements FILE | "
-              "migrate | createuser USERNAME --role ROLE | any Django management command")
+              "migrate | createuser USERNAME --role ROLE | token create|revoke|list | "
+              "any Django management command")
         return
     verb, rest = args[0], args[1:]
     if verb == "demo":

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "tiercare.registry",
     "tiercare.patients",
     "tiercare.encounters",
+    "tiercare.fhir",
     "tiercare.synth",
     "tiercare.web",
 ]

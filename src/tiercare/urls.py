@@ -1,4 +1,4 @@
-"""URL map: the web UI, the admin back-office and the JSON API."""
+"""URL map: the web UI, the admin back-office, the JSON API and the FHIR interface."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -9,6 +9,7 @@ from tiercare.api import api
 urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("api/", api.urls),
+    path("fhir/", include("tiercare.fhir.urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("tiercare.accounts.urls")),
     path("", include("tiercare.web.urls")),

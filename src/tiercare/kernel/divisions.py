@@ -228,3 +228,10 @@ def counties_of_province(province_code: str) -> list[Division]:
 def all_divisions() -> list[Division]:
     """Every row of the table in code order."""
     return sorted(_table().by_code.values(), key=lambda d: d.code)
+
+
+def find_by_name(name: str) -> list[Division]:
+    """Provinces, prefectures and counties called exactly ``name`` (several counties share
+    a name across provinces, e.g. 城关区)."""
+    text = name.strip()
+    return [d for d in _table().by_code.values() if d.name == text]

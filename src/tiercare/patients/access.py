@@ -93,7 +93,24 @@ def scope_parts(user: Any) -> list[Q] | None:
 def _institution_parts(user: Any) -> tuple[Q, Q]:
     """A practitioner's scope: (the alliance's grid, residents with an encounter at their
     institution)."""
-    institution = user.institution
+    return institution_parts(user.institution, user.alliance_id or user.institution.alliance_id)
+
+
+def reach_parts(*, institution: Any = None, alliance_id: int | None = None,
+                whole_county: bool = False) -> list[Q] | None:
+    """The residents an integrating system sees (``fhir.ApiToken``), as parts like
+    ``scope_parts``: held to an institution, as a practitioner of it; to an alliance, as its
+    administrator; the whole county: every resident (``None``)."""
+    if whole_county:
+        return None
+    if institution is not None:
+        grid, cared_for = institution_parts(institution, institution.alliance_id)
+        return [cared_for] if grid == NOTHING else [grid, cared_for]
+    return [_grid_q(alliance_id)]
+
+
+def institution_parts(institution: Any, alliance_id: int | None) -> tuple[Q, Q]:
+    """(the grid of ``alliance_id``, residents with an encounter at ``institution``)."""
     from tiercare.encounters.models import Encounter
 
     # ``institution_id + 0`` keeps the planner on the (patient, start) index: an
@@ -104,7 +121,7 @@ def _institution_parts(user: Any) -> tuple[Q, Q]:
                                         output_field=BigIntegerField()))
         .filter(_at=institution.pk)
     )
-    return _grid_q(user.alliance_id or institution.alliance_id), Q(cared_for)
+    return _grid_q(alliance_id), Q(cared_for)
 
 
 def scope_q(user: Any) -> Q | None:

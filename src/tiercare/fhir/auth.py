@@ -1,0 +1,106 @@
+"""Who is calling the FHIR interface, and what they may do (issue 3 "Security").
+
+* An integrating system sends ``Authorization: Bearer tc_…``: its token's SMART scopes say
+  which interactions it may use per resource type, and its reach (an institution, an
+  alliance or the whole county) says which residents it sees, exactly as for a practitioner
+  of that institution or an administrator of that alliance (``patients.access``).
+* A person reaches FHIR with their session: their role's scope (rules.md §11); clinical
+  roles and system administrators may register and change residents, as in the JSON API.
+
+Every read of a resident is audited by the mapper with ``audit_user`` / ``audit_username``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from tiercare.accounts.models import Role, User
+from tiercare.fhir import tokens
+from tiercare.fhir.errors import FhirError
+from tiercare.fhir.models import ApiToken
+from tiercare.patients import access
+
+#: Interactions a person's role allows, beyond read and search (the JSON API's rules).
+WRITE_ROLES = {
+    "Patient": frozenset({Role.SYSTEM_ADMIN, Role.DOCTOR, Role.NURSE}),
+}
+
+
+@dataclass
+class Client:
+    """The caller: a token or a logged-in user (never both)."""
+
+    token: ApiToken | None = None
+    user: User | None = None
+
+    @property
+    def audit_user(self) -> User | None:
+        return self.user
+
+    @property
+    def audit_username(self) -> str:
+        return f"token:{self.token.name}" if self.token is not None else ""
+
+    def allows(self, resource_type: str, interaction: str) -> bool:
+        if self.token is not None:
+            from tiercare.fhir import scopes
+
+            return scopes.parse(self.token.scopes).allows(resource_type, interaction)
+        if self.user is None:
+            return False
+        if interaction in ("read", "search"):
+            return True
+        return getattr(self.user, "role", "") in WRITE_ROLES.get(resource_type, frozenset())
+
+    def require(self, resource_type: str, interaction: str) -> None:
+        if not self.allows(resource_type, interaction):
+            raise FhirError(403, "forbidden",
+                            _("Your access does not include %(interaction)s on %(type)s."),
+                            interaction=interaction, type=resource_type)
+
+    def resident_parts(self) -> list[Q] | None:
+        """The residents this client sees, as parts whose union is the scope (``None``:
+        all): see ``patients.access.scope_parts``."""
+        if self.token is not None:
+            return access.reach_parts(institution=self.token.institution,
+                                      alliance_id=self.token.alliance_id,
+                                      whole_county=self.token.whole_county)
+        return access.scope_parts(self.user)
+
+    def resident_q(self) -> Q | None:
+        parts = self.resident_parts()
+        if parts is None:
+            return None
+        condition = parts[0]
+        for part in parts[1:]:
+            condition |= part
+        return condition
+
+    @property
+    def sees_identifiers(self) -> bool:
+        """Tokens see ID numbers and phones (systems match residents by them); people as
+        their role allows (rules.md §11)."""
+        return self.token is not None or access.can_see_identifiers(self.user)
+
+
+def client_for(request: HttpRequest) -> Client:
+    """The caller of ``request``: 401 with an OperationOutcome when neither a valid token nor
+    a session comes with it."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        kind, _sep, secret = header.partition(" ")
+        if kind.lower() != "bearer" or not secret.strip():
+            raise FhirError(401, "login", _("Send the token as “Authorization: Bearer …”."))
+        token = tokens.authenticate(secret.strip())
+        if token is None:
+            raise FhirError(401, "login", _("The token is unknown or has been revoked."))
+        return Client(token=token)
+    user: Any = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.is_active:
+        return Client(user=user)
+    raise FhirError(401, "login", _("Log in or send an integrating system's bearer token."))

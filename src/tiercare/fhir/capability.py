@@ -1,0 +1,65 @@
+"""The CapabilityStatement, built from the registered mappers: it lists exactly the resource
+types, interactions, search parameters, sorts and includes the code implements (a test walks
+it and calls each declared interaction)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from tiercare.fhir.mapping import all_mappers
+
+SOFTWARE_VERSION = "0.3.0"
+
+
+def statement(base_url: str) -> dict[str, Any]:
+    resources = []
+    for mapper in all_mappers():
+        entry: dict[str, Any] = {
+            "type": mapper.resource_type,
+            "interaction": [{"code": code} for code in mapper.interactions],
+            "versioning": "no-version",
+            "readHistory": False,
+            "updateCreate": False,
+            "conditionalCreate": mapper.conditional_create,
+            "conditionalUpdate": mapper.conditional_update,
+            "conditionalRead": "not-supported",
+            "conditionalDelete": "not-supported",
+            "searchParam": [{"name": name, "type": param.type,
+                             "documentation": param.documentation}
+                            for name, param in sorted(mapper.all_params().items())],
+        }
+        if mapper.includes:
+            entry["searchInclude"] = sorted(mapper.includes)
+        resources.append(entry)
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": timezone.now().date().isoformat(),
+        "publisher": "TierCare",
+        "kind": "instance",
+        "software": {"name": "TierCare", "version": SOFTWARE_VERSION},
+        "implementation": {"description": "TierCare county medical community", "url": base_url},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "rest": [{
+            "mode": "server",
+            "security": {
+                "cors": False,
+                "service": [{"coding": [{
+                    "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                    "code": "SMART-on-FHIR"}]}],
+                "description": "Bearer tokens of integrating systems (tiercare token create) "
+                               "with SMART system scopes, or a logged-in session.",
+            },
+            "resource": resources,
+            "searchParam": [
+                {"name": "_count", "type": "number"},
+                {"name": "_sort", "type": "string"},
+                {"name": "_total", "type": "token"},
+            ],
+        }],
+        "language": settings.LANGUAGE_CODE,
+    }

@@ -1,0 +1,270 @@
+"""Patient ↔ the resident record (``patients.Patient``).
+
+Identifiers: the resident ID number under ``urn:oid:2.16.156.10011.1.3`` (rules.md §10), the
+17-digit health record number, passports and permits under TierCare's base
+(``https://tiercare.org/fhir/identifier/<type>``). Gender from GB/T 2261.1 (1 male, 2 female,
+0 unknown). The 12-digit village code of the address travels in an extension
+(``…/StructureDefinition/division-code``); ``address.district`` carries the county's code.
+A merged record answers with ``active: false`` and a ``replaced-by`` link to its survivor.
+Creating and changing go through ``patients.services`` with all their checks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from tiercare.accounts import audit
+from tiercare.accounts.models import AuditEvent
+from tiercare.fhir.auth import Client
+from tiercare.fhir.errors import FhirError, Issue
+from tiercare.fhir.mapping import BASE_URI, ID_NUMBER_SYSTEM, ResourceMapper, register
+from tiercare.fhir.search import SearchParam, date_q, parse_date, parse_token, string_q
+from tiercare.patients import services
+from tiercare.patients.errors import PatientConflict
+from tiercare.patients.models import IdentifierType, Patient, Sex
+from tiercare.patients.rules import mask_id_number, mask_phone
+
+DIVISION_CODE_URL = f"{BASE_URI}/StructureDefinition/division-code"
+HEALTH_RECORD_SYSTEM = f"{BASE_URI}/identifier/health-record"
+OTHER_SYSTEMS = {t: f"{BASE_URI}/identifier/{t.value.replace('_', '-')}"
+                 for t in (IdentifierType.PASSPORT, IdentifierType.HK_MACAO_PERMIT,
+                           IdentifierType.TAIWAN_PERMIT)}
+SYSTEM_TYPES = {ID_NUMBER_SYSTEM: IdentifierType.ID_CARD,
+                **{system: t for t, system in OTHER_SYSTEMS.items()}}
+GENDER = {Sex.MALE: "male", Sex.FEMALE: "female", Sex.UNKNOWN: "unknown"}
+SEX = {"male": Sex.MALE, "female": Sex.FEMALE, "unknown": Sex.UNKNOWN}
+#: Service field → where it sits in a Patient resource (for OperationOutcome.expression).
+FIELD_PATHS = {
+    "name": "Patient.name[0]", "id_number": "Patient.identifier", "id_type": "Patient.identifier",
+    "birth_date": "Patient.birthDate", "sex": "Patient.gender", "phone": "Patient.telecom",
+    "address_code": "Patient.address[0].extension", "address": "Patient.address[0].text",
+    "deceased_date": "Patient.deceasedDateTime", "insured_county": "Patient.extension",
+}
+
+
+def _identifier_filter(value: str, modifier: str) -> Q:
+    token = parse_token(value)
+    code = (token.code or "").strip()
+    if token.system in (None, ID_NUMBER_SYSTEM) and code:
+        number = code.upper()
+        if token.system is None:  # any system: an ID number, a record number or a document
+            return Q(id_number=number) | Q(health_record_no=code) | Q(identifiers__value=code)
+        return Q(id_type=IdentifierType.ID_CARD, id_number=number)
+    if token.system == HEALTH_RECORD_SYSTEM:
+        return Q(health_record_no=code) if code else Q()
+    if token.system in SYSTEM_TYPES:
+        kind = SYSTEM_TYPES[token.system]
+        return Q(id_type=kind, id_number=code) if code else Q(id_type=kind)
+    return Q(pk__in=[])  # a system this server does not hold
+
+
+def _name_filter(value: str, modifier: str) -> Q:
+    """Chinese name (starts with) or pinyin initials (starts with either reading)."""
+    text = value.strip()
+    if not modifier and text.isascii() and text.isalpha():
+        initials = text.lower()
+        return Q(name_initials__startswith=initials) | Q(name_initials_alt__startswith=initials)
+    return string_q("name", text, modifier)
+
+
+def _birthdate_filter(value: str, modifier: str) -> Q:
+    return date_q("birth_date", parse_date("birthdate", value), is_date=True)
+
+
+def _gender_filter(value: str, modifier: str) -> Q:
+    sex = SEX.get(parse_token(value).code or "")
+    if sex is None:
+        raise FhirError(400, "invalid", _("gender: “%(value)s” is not male, female or unknown."),
+                        value=value)
+    return Q(sex=sex)
+
+
+def _phone_filter(value: str, modifier: str) -> Q:
+    return Q(phone=parse_token(value).code or "")
+
+
+def _district_filter(value: str, modifier: str) -> Q:
+    """A division code (county, township or village: its residents) or a county name."""
+    text = value.strip()
+    if text.isdigit():
+        return Q(address_code__startswith=text)
+    from tiercare.kernel import divisions
+    from tiercare.registry.models import Division
+
+    codes = [d.code for d in divisions.find_by_name(text)]
+    codes += Division.objects.filter(name=text).values_list("code", flat=True)
+    condition = Q(pk__in=[])
+    for code in codes:
+        condition |= Q(address_code__startswith=code)
+    return condition
+
+
+@register
+class PatientMapper(ResourceMapper):
+    resource_type = "Patient"
+    model = Patient
+    interactions = ("read", "search-type", "create", "update")
+    conditional_create = True
+    conditional_update = True
+    search_params = {
+        "identifier": SearchParam(
+            "token", "Resident ID number (urn:oid:2.16.156.10011.1.3), health record number, "
+            "passport or permit; system|value", _identifier_filter),
+        "name": SearchParam("string", "Name (starts with) or pinyin initials (zs finds 张三; "
+                            "either reading of a polyphone surname)", _name_filter,
+                            ("exact", "contains")),
+        "birthdate": SearchParam("date", "Birth date (prefixes eq, ne, gt, lt, ge, le)",
+                                 _birthdate_filter),
+        "gender": SearchParam("token", "male | female | unknown", _gender_filter),
+        "phone": SearchParam("token", "Mobile phone number (exact)", _phone_filter),
+        "address-district": SearchParam(
+            "string", "Division code of the address (county, township or village) or a county "
+            "name", _district_filter),
+    }
+    sorts = {"name": "name", "birthdate": "birth_date"}
+
+    def queryset(self, client: Client) -> QuerySet[Any]:
+        condition = client.resident_q()
+        rows = Patient.objects.all()
+        return rows if condition is None else rows.filter(condition)
+
+    def to_resource(self, obj: Any, client: Client) -> dict[str, Any]:
+        p: Patient = obj
+        show = client.sees_identifiers
+        identifiers: list[dict[str, Any]] = []
+        if p.id_number:
+            system = ID_NUMBER_SYSTEM if p.id_type == IdentifierType.ID_CARD else \
+                OTHER_SYSTEMS.get(IdentifierType(p.id_type), f"{BASE_URI}/identifier/other")
+            identifiers.append({"use": "official", "system": system,
+                                "value": p.id_number if show else mask_id_number(p.id_number)})
+        identifiers.append({"use": "usual", "system": HEALTH_RECORD_SYSTEM,
+                            "value": p.health_record_no})
+        resource: dict[str, Any] = {
+            "resourceType": "Patient",
+            "id": str(p.pk),
+            "meta": {"lastUpdated": p.updated_at.isoformat()},
+            "identifier": identifiers,
+            "active": p.is_active,
+            "name": [{"use": "official", "text": p.name, "family": p.name[:1],
+                      "given": [p.name[1:]] if len(p.name) > 1 else []}],
+            "gender": GENDER.get(Sex(p.sex), "unknown"),
+            "birthDate": p.birth_date.isoformat(),
+            "address": [{
+                "use": "home",
+                "text": p.address or p.address_code,
+                "district": p.address_code[:6],
+                "country": "CN",
+                "extension": [{"url": DIVISION_CODE_URL, "valueCode": p.address_code}],
+            }],
+        }
+        if not resource["name"][0]["given"]:
+            del resource["name"][0]["given"]
+        if p.phone:
+            resource["telecom"] = [{"system": "phone", "use": "mobile",
+                                    "value": p.phone if show else mask_phone(p.phone)}]
+        if p.deceased_date is not None:
+            resource["deceasedDateTime"] = p.deceased_date.isoformat()
+        if p.merged_into_id is not None:
+            resource["link"] = [{"other": {"reference": f"Patient/{p.merged_into_id}"},
+                                 "type": "replaced-by"}]
+        return resource
+
+    def audit_read(self, objs: list[Any], client: Client, *, search: str = "") -> None:
+        """One VIEW event per resident read (rules.md §11), one SEARCH event per search."""
+        if search:
+            audit.record(AuditEvent.Action.SEARCH, user=client.audit_user,
+                         username=client.audit_username, object_type="patients.Patient",
+                         summary=f"FHIR Patient?{search}"[:300],
+                         changes={"query": search[:500], "results": len(objs)})
+            return
+        for p in objs:
+            audit.record(AuditEvent.Action.VIEW, user=client.audit_user,
+                         username=client.audit_username, object_type="patients.Patient",
+                         object_id=p.pk, patient_id=p.pk, summary=f"FHIR {p}")
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def _input(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """The service's fields from a (structurally valid) Patient resource."""
+        values: dict[str, Any] = {}
+        names = resource.get("name") or []
+        if names:
+            first = names[0]
+            values["name"] = (first.get("text") or (first.get("family", "")
+                              + "".join(first.get("given") or []))).strip()
+        else:
+            values["name"] = ""
+        for ident in resource.get("identifier") or []:
+            kind = SYSTEM_TYPES.get(ident.get("system", ""))
+            if kind is not None:
+                values["id_type"] = kind
+                values["id_number"] = (ident.get("value") or "").strip()
+                break
+        if "gender" in resource:
+            gender = resource["gender"]
+            if gender not in (*SEX, "other"):
+                raise FhirError(400, "value",
+                                _("Patient.gender: “%(value)s” is not male, female, other or "
+                                  "unknown."), ["Patient.gender"], value=str(gender)[:50])
+            values["sex"] = SEX.get(gender, Sex.UNKNOWN)  # GB/T 2261.1 has no "other"
+        if resource.get("birthDate"):
+            values["birth_date"] = dt.date.fromisoformat(resource["birthDate"][:10])
+        for telecom in resource.get("telecom") or []:
+            if telecom.get("system") == "phone":
+                values["phone"] = (telecom.get("value") or "").strip()
+                break
+        addresses = resource.get("address") or []
+        if addresses:
+            address = addresses[0]
+            values["address"] = (address.get("text") or "").strip()
+            for ext in address.get("extension") or []:
+                if ext.get("url") == DIVISION_CODE_URL:
+                    values["address_code"] = (ext.get("valueCode") or "").strip()
+        deceased = resource.get("deceasedDateTime")
+        if deceased:
+            values["deceased_date"] = dt.date.fromisoformat(deceased[:10])
+        return values
+
+    def create(self, resource: dict[str, Any], client: Client) -> Any:
+        values = self._input(resource)
+        if not values.get("address_code"):
+            raise FhirError(422, "required",
+                            _("The address needs the 12-digit village code in the extension "
+                              "%(url)s."), ["Patient.address[0].extension"],
+                            url=DIVISION_CODE_URL)
+        with _domain_errors():
+            return services.register_patient(services.PatientInput(**values),
+                                             user=client.audit_user)
+
+    def update(self, obj: Any, resource: dict[str, Any], client: Client) -> Any:
+        values = self._input(resource)
+        if not values.get("address_code"):
+            values.pop("address_code", None)
+        with _domain_errors():
+            return services.update_patient(obj, values, user=client.audit_user)
+
+
+@contextmanager
+def _domain_errors() -> Iterator[None]:
+    """The services' refusals as FHIR errors: field errors → 422 with one issue per message
+    and its place in the resource; a conflict with the records (a duplicate ID number, a
+    merged record) → 409."""
+    try:
+        yield
+    except ValidationError as exc:
+        issues: list[Issue] = []
+        by_field = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+        for name, messages in by_field.items():
+            path = [FIELD_PATHS[name]] if name in FIELD_PATHS else []
+            issues.extend(Issue("invariant" if name else "invalid", m, path) for m in messages)
+        raise FhirError(422, "invalid", issues[0].diagnostics, issues=issues) from exc
+    except PatientConflict as exc:
+        code = "duplicate" if exc.code == "patient.duplicate" else "conflict"
+        raise FhirError(409, code, str(exc)) from exc

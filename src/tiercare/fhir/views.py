@@ -1,0 +1,385 @@
+"""HTTP of the FHIR interface: routing, content negotiation, authentication, paging,
+conditional interactions and errors. What each resource type means is its mapper's."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
+
+from tiercare.fhir import capability, structure
+from tiercare.fhir.auth import Client, client_for
+from tiercare.fhir.errors import FhirError, Issue, outcome
+from tiercare.fhir.mapping import ResourceMapper, mapper_for
+
+CONTENT_TYPE = "application/fhir+json; charset=utf-8"
+ACCEPTED = ("application/fhir+json", "application/json", "application/json+fhir", "*/*",
+            "application/*")
+DEFAULT_COUNT = 20
+MAX_COUNT = 200
+#: Parameters about the result, not filters.
+RESULT_PARAMS = frozenset({"_count", "_sort", "_include", "_offset", "_total", "_format",
+                           "_pretty", "_summary", "_elements"})
+
+
+def respond(body: dict[str, Any], status: int = 200, **headers: str) -> HttpResponse:
+    response = HttpResponse(json.dumps(body, ensure_ascii=False), status=status,
+                            content_type=CONTENT_TYPE)
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+def error_response(exc: FhirError) -> HttpResponse:
+    response = respond(outcome(exc.issues), exc.status)
+    if exc.status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="tiercare-fhir"'
+    return response
+
+
+def fhir_view(handler: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Errors as OperationOutcome, content negotiation, CSRF for session writes."""
+
+    @csrf_exempt
+    def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            _negotiate(request)
+            return handler(request, *args, **kwargs)
+        except FhirError as exc:
+            return error_response(exc)
+
+    view.__name__ = handler.__name__
+    view.__doc__ = handler.__doc__
+    return view
+
+
+def _negotiate(request: HttpRequest) -> None:
+    wanted = request.GET.get("_format") or request.headers.get("Accept", "")
+    if wanted and not any(kind in wanted for kind in (*ACCEPTED, "json")):
+        raise FhirError(406, "not-supported",
+                        _("This server speaks FHIR JSON only (application/fhir+json)."))
+
+
+def _client(request: HttpRequest) -> Client:
+    client = client_for(request)
+    if client.user is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
+        # a browser session writing: the same CSRF protection as every other form
+        def nothing(r: HttpRequest) -> HttpResponse:
+            return HttpResponse()
+
+        rejected = CsrfViewMiddleware(nothing).process_view(request, nothing, (), {})
+        if rejected is not None:
+            raise FhirError(403, "security", _("The request lacks the CSRF token of your "
+                                               "session."))
+    return client
+
+
+def _body(request: HttpRequest, resource_type: str | None) -> dict[str, Any]:
+    """The submitted resource: JSON, an object, of the expected type, structurally valid FHIR
+    R4 (``structure.check``)."""
+    kind = request.content_type or ""
+    if kind and "json" not in kind:
+        raise FhirError(415, "not-supported",
+                        _("Send the resource as application/fhir+json (got %(type)s)."),
+                        type=kind[:100])
+    try:
+        data = json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise FhirError(400, "structure", _("The body is not valid JSON.")) from None
+    if "\\u0000" in request.body.decode("utf-8", "replace"):
+        raise FhirError(400, "invalid", _("Text in a resource cannot contain the NUL "
+                                          "character (\\u0000)."))
+    if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
+        raise FhirError(400, "structure",
+                        _("The body must be a FHIR resource: a JSON object with resourceType."))
+    if resource_type is not None and data["resourceType"] != resource_type:
+        raise FhirError(400, "invalid",
+                        _("The body is a %(found)s; this address takes a %(type)s."),
+                        found=data["resourceType"][:64], type=resource_type)
+    structure.check(data)
+    return data
+
+
+# -- metadata ---------------------------------------------------------------------------------
+
+@fhir_view
+def metadata(request: HttpRequest) -> HttpResponse:
+    """The CapabilityStatement (no login needed, as the specification expects)."""
+    if request.method != "GET":
+        raise FhirError(405, "not-supported", _("Use GET for metadata."))
+    return respond(capability.statement(request.build_absolute_uri("/fhir")))
+
+
+# -- type level: search, create, conditional update --------------------------------------------
+
+@fhir_view
+def type_level(request: HttpRequest, resource_type: str) -> HttpResponse:
+    mapper = mapper_for(resource_type)
+    if request.method == "GET":
+        return _search(request, mapper, request.GET)
+    if request.method == "POST":
+        return _create(request, mapper)
+    if request.method == "PUT" and mapper.conditional_update:
+        return _conditional_update(request, mapper)
+    raise FhirError(405, "not-supported", _("%(method)s is not supported on %(type)s."),
+                    method=request.method, type=resource_type)
+
+
+@fhir_view
+def search_post(request: HttpRequest, resource_type: str) -> HttpResponse:
+    """``POST [type]/_search`` with the parameters in a form body."""
+    mapper = mapper_for(resource_type)
+    if request.method != "POST":
+        raise FhirError(405, "not-supported", _("Use POST for _search."))
+    params = request.GET.copy()
+    for key, values in request.POST.lists():
+        params.setlist(key, params.getlist(key) + values)
+    return _search(request, mapper, params)
+
+
+def _search(request: HttpRequest, mapper: ResourceMapper, params: QueryDict) -> HttpResponse:
+    client = _client(request)
+    client.require(mapper.resource_type, "search")
+    rows, issues = _filtered(mapper, client, params, strict=_strict(request))
+    count = _int_param(params, "_count", DEFAULT_COUNT, 0, MAX_COUNT)
+    offset = _int_param(params, "_offset", 0, 0, 10**9)
+    rows = rows.order_by(*_ordering(mapper, params))
+    page = list(rows[offset:offset + count + 1]) if count else []
+    more = len(page) > count
+    page = page[:count]
+    base = request.build_absolute_uri(f"/fhir/{mapper.resource_type}")
+    kept = [(k, v) for k, values in params.lists() if k != "_offset" for v in values]
+    links = [{"relation": "self", "url": f"{base}?{urlencode([*kept, ('_offset', offset)])}"}]
+    if more:
+        links.append({"relation": "next",
+                      "url": f"{base}?{urlencode([*kept, ('_offset', offset + count)])}"})
+    if offset:
+        previous = urlencode([*kept, ("_offset", max(0, offset - count))])
+        links.append({"relation": "previous", "url": f"{base}?{previous}"})
+    entries = [{"fullUrl": f"{base}/{obj.pk}", "resource": mapper.to_resource(obj, client),
+                "search": {"mode": "match"}} for obj in page]
+    entries.extend(_included(request, mapper, client, page, params))
+    if issues:
+        entries.append({"resource": outcome(issues), "search": {"mode": "outcome"}})
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "link": links,
+                              "entry": entries}
+    if params.get("_total") == "accurate" or count == 0:
+        bundle["total"] = rows.count()
+    mapper.audit_read(page, client, search=urlencode(kept)[:500] or "(all)")
+    return respond(bundle)
+
+
+def _strict(request: HttpRequest) -> bool:
+    return "handling=strict" in request.headers.get("Prefer", "").replace(" ", "")
+
+
+def _int_param(params: QueryDict, name: str, default: int, low: int, high: int) -> int:
+    text = params.get(name)
+    if text is None or text == "":
+        return default
+    if not text.isdigit():
+        raise FhirError(400, "invalid", _("%(name)s must be a whole number (got “%(value)s”)."),
+                        name=name, value=text[:50])
+    return max(low, min(high, int(text)))
+
+
+def _filtered(mapper: ResourceMapper, client: Client, params: QueryDict, *,
+              strict: bool) -> tuple[Any, list[Issue]]:
+    """The client's visible rows filtered by every search parameter; unknown parameters are
+    refused under ``Prefer: handling=strict`` and otherwise reported as a warning."""
+    rows = mapper.queryset(client)
+    known = mapper.all_params()
+    issues: list[Issue] = []
+    for key, values in params.lists():
+        if any("\x00" in text for text in (key, *values)):
+            raise FhirError(400, "invalid", _("Search parameters cannot contain the NUL "
+                                              "character."))
+        if key in RESULT_PARAMS:
+            continue
+        name, _sep, modifier = key.partition(":")
+        param = known.get(name)
+        if param is None or (modifier and modifier not in param.modifiers):
+            text = (_("Unknown search parameter “%(name)s” for %(type)s.") if param is None
+                    else _("The search parameter %(name)s takes no modifier “%(modifier)s”."))
+            issue = Issue("not-supported", str(text) % {
+                "name": key[:64], "type": mapper.resource_type, "modifier": modifier[:32]})
+            if strict or param is not None:
+                raise FhirError(400, "not-supported", issue.diagnostics)
+            issue.severity = "warning"
+            issues.append(issue)
+            continue
+        for value in values:
+            alternatives = [v for v in value.split(",") if v != ""]
+            if not alternatives:
+                continue
+            condition = param.filter(alternatives[0], modifier)
+            for alternative in alternatives[1:]:
+                condition |= param.filter(alternative, modifier)
+            rows = rows.filter(condition)
+    return rows.distinct() if _needs_distinct(params) else rows, issues
+
+
+def _needs_distinct(params: QueryDict) -> bool:
+    # identifier without a system may join the other-identifiers table
+    return any(k == "identifier" and "|" not in v for k, vs in params.lists() for v in vs)
+
+
+def _ordering(mapper: ResourceMapper, params: QueryDict) -> list[str]:
+    fields: list[str] = []
+    sorts = mapper.all_sorts()
+    for raw in (params.get("_sort") or "").split(","):
+        name = raw.strip()
+        if not name:
+            continue
+        descending = name.startswith("-")
+        field = sorts.get(name.lstrip("-"))
+        if field is None:
+            raise FhirError(400, "not-supported",
+                            _("%(type)s cannot be sorted by “%(name)s” (possible: %(names)s)."),
+                            type=mapper.resource_type, name=name[:64],
+                            names=", ".join(sorted(sorts)))
+        fields.append(f"-{field}" if descending else field)
+    if "pk" not in fields and "-pk" not in fields:
+        fields.append("pk")  # a stable order, so that pages do not overlap
+    return fields
+
+
+def _included(request: HttpRequest, mapper: ResourceMapper, client: Client, page: list[Any],
+              params: QueryDict) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    for value in params.getlist("_include"):
+        target = mapper.includes.get(value)
+        if target is None:
+            raise FhirError(400, "not-supported",
+                            _("%(type)s has no _include “%(value)s”."),
+                            type=mapper.resource_type, value=value[:100])
+        field, target_type = target
+        other = mapper_for(target_type)
+        ids = {getattr(obj, f"{field}_id") for obj in page} - {None}
+        found = list(other.queryset(client).filter(pk__in=ids))
+        base = request.build_absolute_uri(f"/fhir/{target_type}")
+        entries.extend({"fullUrl": f"{base}/{obj.pk}", "resource": other.to_resource(obj, client),
+                        "search": {"mode": "include"}} for obj in found)
+        other.audit_read(found, client)
+    return entries
+
+
+def _create(request: HttpRequest, mapper: ResourceMapper) -> HttpResponse:
+    client = _client(request)
+    client.require(mapper.resource_type, "create")
+    if "create" not in mapper.interactions:
+        raise FhirError(405, "not-supported", _("%(type)s cannot be created here."),
+                        type=mapper.resource_type)
+    resource = _body(request, mapper.resource_type)
+    condition = request.headers.get("If-None-Exist")
+    if condition is None and any(k not in ("_format", "_pretty") for k in request.GET):
+        # ``POST [type]?search`` means the same to several clients (fhirpy, Aidbox)
+        condition = request.META.get("QUERY_STRING", "")
+    with transaction.atomic():
+        if condition is not None and mapper.conditional_create:
+            existing = _matches(mapper, client, condition)
+            if len(existing) > 1:
+                raise FhirError(412, "multiple-matches",
+                                _("If-None-Exist matches %(count)d records; make it "
+                                  "specific."), count=len(existing))
+            if existing:
+                mapper.audit_read(existing, client)
+                obj = existing[0]
+                return respond(mapper.to_resource(obj, client), 200,
+                               Location=_location(request, mapper, obj))
+        obj = _saved(lambda: mapper.create(resource, client))
+    return respond(mapper.to_resource(obj, client), 201,
+                   Location=_location(request, mapper, obj))
+
+
+def _matches(mapper: ResourceMapper, client: Client, query: str) -> list[Any]:
+    params = QueryDict(query.lstrip("?"))
+    if not [k for k in params if k not in RESULT_PARAMS]:
+        raise FhirError(400, "invalid", _("A conditional request needs search parameters."))
+    rows, _issues = _filtered(mapper, client, params, strict=True)
+    return list(rows.order_by("pk")[:2])
+
+
+def _saved(write: Callable[[], Any]) -> Any:
+    try:
+        with transaction.atomic():
+            return write()
+    except IntegrityError:
+        raise FhirError(409, "conflict",
+                        _("The record conflicts with one stored meanwhile; read it and try "
+                          "again.")) from None
+
+
+def _location(request: HttpRequest, mapper: ResourceMapper, obj: Any) -> str:
+    return request.build_absolute_uri(f"/fhir/{mapper.resource_type}/{obj.pk}")
+
+
+def _conditional_update(request: HttpRequest, mapper: ResourceMapper) -> HttpResponse:
+    client = _client(request)
+    client.require(mapper.resource_type, "update")
+    resource = _body(request, mapper.resource_type)
+    with transaction.atomic():
+        existing = _matches(mapper, client, request.META.get("QUERY_STRING", ""))
+        if len(existing) > 1:
+            raise FhirError(412, "multiple-matches",
+                            _("The conditions match %(count)d records; make them specific."),
+                            count=len(existing))
+        if not existing:
+            client.require(mapper.resource_type, "create")
+            obj = _saved(lambda: mapper.create(resource, client))
+            return respond(mapper.to_resource(obj, client), 201,
+                           Location=_location(request, mapper, obj))
+        target = existing[0]
+        if resource.get("id") not in (None, str(target.pk)):
+            raise FhirError(400, "invalid", _("The resource's id %(id)s is not the id of the "
+                                              "record the conditions found (%(found)s)."),
+                            id=str(resource.get("id"))[:64], found=target.pk)
+        obj = _saved(lambda: mapper.update(target, resource, client))
+    return respond(mapper.to_resource(obj, client), 200)
+
+
+# -- instance level: read, update ----------------------------------------------------------
+
+@fhir_view
+def instance(request: HttpRequest, resource_type: str, resource_id: str) -> HttpResponse:
+    mapper = mapper_for(resource_type)
+    client = _client(request)
+    if request.method == "GET":
+        client.require(resource_type, "read")
+        obj = _get(mapper, client, resource_id)
+        mapper.audit_read([obj], client)
+        return respond(mapper.to_resource(obj, client))
+    if request.method == "PUT" and "update" in mapper.interactions:
+        client.require(resource_type, "update")
+        resource = _body(request, resource_type)
+        if resource.get("id") != resource_id:
+            raise FhirError(400, "invalid",
+                            _("The resource's id (%(found)s) must be the id in the address "
+                              "(%(id)s)."), found=str(resource.get("id"))[:64], id=resource_id)
+        with transaction.atomic():
+            obj = _get(mapper, client, resource_id)
+            obj = _saved(lambda: mapper.update(obj, resource, client))
+        return respond(mapper.to_resource(obj, client))
+    raise FhirError(405, "not-supported", _("%(method)s is not supported on %(type)s/[id]."),
+                    method=request.method, type=resource_type)
+
+
+def _get(mapper: ResourceMapper, client: Client, resource_id: str) -> Any:
+    """The record, or 404 when it does not exist or is outside the client's scope (the
+    answer does not tell the two apart)."""
+    if not resource_id.isdigit() or len(resource_id) > 18:
+        raise FhirError(404, "not-found", _("%(type)s/%(id)s does not exist."),
+                        type=mapper.resource_type, id=resource_id[:64])
+    obj = mapper.queryset(client).filter(pk=int(resource_id)).first()
+    if obj is None:
+        raise FhirError(404, "not-found", _("%(type)s/%(id)s does not exist."),
+                        type=mapper.resource_type, id=resource_id)
+    return obj
+

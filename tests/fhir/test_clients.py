@@ -1,0 +1,77 @@
+"""Real FHIR clients against the running server (issue 3 acceptance): SMART's fhirclient
+(R4 4.0.1 models: an independent structural check of what the server answers) and fhirpy.
+Create, read, search with paging, conditional create twice without duplicates."""
+
+from __future__ import annotations
+
+import pytest
+from fhirclient import client as smart_client
+from fhirclient.models.bundle import Bundle
+from fhirclient.models.capabilitystatement import CapabilityStatement
+from fhirclient.models.patient import Patient as SmartPatient
+from fhirpy import SyncFHIRClient
+
+from tests.fhir.conftest import new_patient
+from tests.web.factories import make_patient
+from tiercare.fhir import tokens
+from tiercare.patients.models import Patient
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ID_SYSTEM = "urn:oid:2.16.156.10011.1.3"
+
+
+@pytest.fixture
+def secret(world):
+    return tokens.create_token("HIS", scope="system/*.read system/Patient.write",
+                               whole_county=True)[1]
+
+
+@pytest.fixture
+def smart(live_server, secret):
+    fhir = smart_client.FHIRClient(settings={"app_id": "tiercare-tests",
+                                             "api_base": f"{live_server.url}/fhir"})
+    fhir.server.session.headers["Authorization"] = f"Bearer {secret}"
+    return fhir
+
+
+@pytest.fixture
+def fhirpy(live_server, secret):
+    return SyncFHIRClient(f"{live_server.url}/fhir", authorization=f"Bearer {secret}")
+
+
+def test_fhirclient_reads_the_capability_statement_and_a_patient(smart, world):
+    statement = CapabilityStatement(smart.server.request_json("metadata"))
+    assert statement.fhirVersion == "4.0.1"
+    assert "Patient" in [r.type for r in statement.rest[0].resource]
+    patient = SmartPatient.read(str(world.patient.pk), smart.server)
+    assert patient.name[0].text == "张三" and patient.birthDate.isostring == "1958-06-01"
+
+
+def test_fhirclient_search_bundles_parse_with_the_r4_models(smart, world):
+    bundle = Bundle(smart.server.request_json("Patient?name=zs&_count=1"))
+    assert bundle.type == "searchset" and len(bundle.entry) == 1
+    assert [link.relation for link in bundle.link] == ["self", "next"]
+
+
+def test_fhirpy_creates_reads_and_pages(fhirpy, world):
+    for i in range(5):
+        make_patient(f"张{'甲乙丙丁戊'[i]}", "371581001001")
+    created = fhirpy.resource("Patient", **{k: v for k, v in new_patient().items()
+                                            if k != "resourceType"})
+    created.save()
+    assert created.id and Patient.objects.filter(pk=int(created.id)).exists()
+    again = fhirpy.reference("Patient", created.id).to_resource()
+    assert again["name"][0]["text"] == "王秀英"
+    everyone = fhirpy.resources("Patient").search(gender="male").limit(2).fetch_all()
+    assert len(everyone) == Patient.objects.filter(sex="1").count() == 7
+
+
+def test_fhirpy_conditional_create_twice_stores_one_resident(fhirpy, world):
+    condition = {"identifier": f"{ID_SYSTEM}|11010519491231002X"}
+    body = {k: v for k, v in new_patient().items() if k != "resourceType"}
+    first = fhirpy.resource("Patient", **body)
+    first.create(**condition)
+    second = fhirpy.resource("Patient", **body)
+    second.create(**condition)
+    assert first.id == second.id
+    assert Patient.objects.filter(id_number="11010519491231002X").count() == 1
