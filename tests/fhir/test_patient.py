@@ -256,3 +256,9 @@ def test_session_writes_need_the_csrf_token(world):
 
 def test_xml_only_clients_are_told_406(fhir):
     assert fhir.get("Patient", HTTP_ACCEPT="application/fhir+xml").status_code == 406
+
+
+@pytest.mark.parametrize("query", ["_lastUpdated=lt0001-01-01", "birthdate=9999",
+                                   "birthdate=gt9999-12-31T23:00-12:00"])
+def test_dates_at_the_ends_of_the_calendar_are_400_not_500(fhir, query):
+    assert fhir.get(f"Patient?{query}").status_code == 400

@@ -75,6 +75,9 @@ def parse_date(name: str, text: str) -> Period:
             end = start + dt.timedelta(seconds=1 if seconds else 60)
         if end is None or year < 1:
             raise OverflowError
+        for moment in (start, end):  # the databases store UTC; dates are read in China time
+            moment.astimezone(dt.UTC)
+            moment.astimezone(CHINA)
     except (ValueError, OverflowError):
         raise FhirError(400, "invalid", _("%(name)s: “%(value)s” is not a valid date."),
                         name=name, value=text) from None
