@@ -10,8 +10,8 @@ from tests.fhir.conftest import new_patient
 pytestmark = pytest.mark.django_db
 
 SAMPLE = {"token": "x", "string": "a", "date": "2025", "number": "1", "reference": "1"}
-#: Parameters whose values come from a closed list.
-CODED = {"gender": "male"}
+#: Parameters whose values have a fixed form (a closed list, a phone number).
+CODED = {"gender": "male", "phone": "13800000000"}
 BODIES = {"Patient": new_patient}
 
 

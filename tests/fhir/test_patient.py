@@ -53,6 +53,7 @@ def test_an_unknown_resource_type_is_404(fhir):
 @pytest.mark.parametrize("query, expected", [
     ("identifier={id_system}|{id_number}", {"patient"}),
     ("identifier={id_number}", {"patient"}),
+    ("identifier={id_system}|{id15}", {"patient"}),  # the 15-digit form (GB 11643)
     ("identifier=https://tiercare.org/fhir/identifier/health-record|{record}", {"patient"}),
     ("name=张", {"patient"}),
     ("name=zs", {"patient", "stranger"}),  # 张三 and 赵四 (zhao si)
@@ -76,7 +77,8 @@ def test_an_unknown_resource_type_is_404(fhir):
     ("_lastUpdated=lt2000", set()),
 ])
 def test_each_declared_search_parameter_finds_what_it_says(world, fhir, query, expected):
-    query = query.format(id_system=ID_SYSTEM, id_number=world.patient.id_number,
+    number = world.patient.id_number
+    query = query.format(id_system=ID_SYSTEM, id_number=number, id15=number[:6] + number[8:17],
                          record=world.patient.health_record_no, patient_id=world.patient.pk)
     response = fhir.get(f"Patient?{query}")
     assert response.status_code == 200, response.content
@@ -118,7 +120,8 @@ def test_unknown_parameters_warn_unless_the_client_asks_for_strict_handling(fhir
 
 
 @pytest.mark.parametrize("query", ["birthdate=1958-13-01", "birthdate=yesterday",
-                                   "gender=robot", "_count=lots", "name:fuzzy=张"])
+                                   "gender=robot", "_count=lots", "name:fuzzy=张",
+                                   "phone=abc"])
 def test_malformed_search_values_are_400_in_chinese(fhir, query):
     response = fhir.get(f"Patient?{query}")
     assert response.status_code == 400
@@ -182,6 +185,8 @@ def test_update_by_id_changes_the_record_and_checks_the_id(world, fhir):
      "Patient.identifier"),  # wrong check digit
     ({"birthDate": "1950-01-01"}, 422, "Patient.identifier"),  # contradicts the ID number
     ({"birthDate": "1949-13-01"}, 400, "Patient.birthDate"),  # not a date
+    ({"birthDate": "1949"}, 422, "Patient.birthDate"),  # valid FHIR, but the record needs a day
+    ({"deceasedDateTime": 1.5}, 422, "Patient.deceasedDateTime"),  # a number the model takes
     ({"gender": "robot"}, 400, "Patient.gender"),
     ({"colour": "blue"}, 400, "Patient.colour"),
     ({"address": [{"text": "somewhere"}]}, 422, "Patient.address[0].extension"),

@@ -223,12 +223,7 @@ def _filtered(mapper: ResourceMapper, client: Client, params: QueryDict, *,
             for alternative in alternatives[1:]:
                 condition |= param.filter(alternative, modifier)
             rows = rows.filter(condition)
-    return rows.distinct() if _needs_distinct(params) else rows, issues
-
-
-def _needs_distinct(params: QueryDict) -> bool:
-    # identifier without a system may join the other-identifiers table
-    return any(k == "identifier" and "|" not in v for k, vs in params.lists() for v in vs)
+    return rows, issues
 
 
 def _ordering(mapper: ResourceMapper, params: QueryDict) -> list[str]:

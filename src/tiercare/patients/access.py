@@ -40,6 +40,8 @@ from tiercare.patients.rules import digit_prefix_ranges
 ALL_RESIDENT_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.REGULATOR, Role.AUDITOR})
 #: Roles held to one institution: their alliance's grid plus their own encounters.
 INSTITUTION_ROLES = frozenset({Role.DOCTOR, Role.NURSE, Role.PHARMACIST})
+#: Roles that register residents and correct their demographics (JSON API and FHIR).
+REGISTER_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.DOCTOR, Role.NURSE})
 #: Roles that need full ID numbers and phones to do their work (rules.md §11).
 IDENTIFIER_ROLES = frozenset({Role.DOCTOR, Role.NURSE, Role.SYSTEM_ADMIN})
 

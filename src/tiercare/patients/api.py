@@ -25,7 +25,7 @@ from tiercare.patients.rules import mask_id_number, mask_phone
 router = Router(tags=["patients"])
 
 #: Roles that register residents and correct their demographics.
-REGISTER_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.DOCTOR, Role.NURSE})
+REGISTER_ROLES = access.REGISTER_ROLES
 #: Roles that merge duplicate records and undo merges (the master patient index stewards).
 MERGE_ROLES = frozenset({Role.SYSTEM_ADMIN, Role.ALLIANCE_ADMIN})
 

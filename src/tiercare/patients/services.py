@@ -594,6 +594,22 @@ def _prefix_q(field_name: str, prefix: str, upper: Keyset | None = None) -> Q:
 Keyset = tuple[str, int]
 
 
+def initials_q(text: str) -> Q:
+    """Residents whose pinyin initials start with ``text`` by either reading of the name (a
+    polyphone surname has two), as index ranges."""
+    return _prefix_q("name_initials", text) | _prefix_q("name_initials_alt", text)
+
+
+def name_prefix_q(prefix: str) -> Q:
+    """Residents whose name starts with ``prefix``, as a filter an index answers: PostgreSQL's
+    ``LIKE 'prefix%'`` on the ``varchar_pattern_ops`` index ``patient_name_like``; SQLite's
+    range on ``patient_name_birth`` (BINARY collation: code-point order, so a range is a prefix
+    test). For callers that choose their own order; ``_name_prefix`` gives the name order."""
+    if connection.vendor == "postgresql":
+        return Q(name__startswith=prefix)
+    return Q(name__gte=prefix, name__lt=rules.prefix_upper_bound(prefix))
+
+
 def _name_prefix(base: Any, prefix: str, upper: Keyset | None = None) -> Any:
     """Residents whose name starts with ``prefix``, ordered by name, birth date and id, from
     an index that gives that order: on SQLite the (name, birth_date) index (BINARY collation,
@@ -614,7 +630,7 @@ def _name_prefix(base: Any, prefix: str, upper: Keyset | None = None) -> Any:
     return rows.order_by("name_c", "birth_date", "pk")
 
 
-def _id_number_variants(text: str) -> list[str]:
+def id_number_variants(text: str) -> list[str]:
     """An ID number as typed and, for a 15-digit or otherwise valid number, its 18-character
     form (GB 11643)."""
     from tiercare.kernel import idnumber
@@ -634,7 +650,7 @@ def search_queryset(query: str, base: Any, *, limit: int,
     if kind == rules.QueryKind.EMPTY:
         return kind, []
     if kind == rules.QueryKind.ID_NUMBER:
-        rows = base.filter(id_number__in=_id_number_variants(text)).order_by("name", "pk")
+        rows = base.filter(id_number__in=id_number_variants(text)).order_by("name", "pk")
     elif kind == rules.QueryKind.PHONE:
         rows = base.filter(phone=text).order_by("name", "pk")
     elif kind == rules.QueryKind.HEALTH_RECORD:

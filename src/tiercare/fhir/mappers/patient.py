@@ -26,9 +26,9 @@ from tiercare.fhir.auth import Client
 from tiercare.fhir.errors import FhirError, Issue
 from tiercare.fhir.mapping import BASE_URI, ID_NUMBER_SYSTEM, ResourceMapper, register
 from tiercare.fhir.search import SearchParam, date_q, parse_date, parse_token, string_q
-from tiercare.patients import services
+from tiercare.patients import access, rules, services
 from tiercare.patients.errors import PatientConflict
-from tiercare.patients.models import IdentifierType, Patient, Sex
+from tiercare.patients.models import Identifier, IdentifierType, Patient, Sex
 from tiercare.patients.rules import mask_id_number, mask_phone
 
 DIVISION_CODE_URL = f"{BASE_URI}/StructureDefinition/division-code"
@@ -53,10 +53,13 @@ def _identifier_filter(value: str, modifier: str) -> Q:
     token = parse_token(value)
     code = (token.code or "").strip()
     if token.system in (None, ID_NUMBER_SYSTEM) and code:
-        number = code.upper()
+        # a 15-digit number finds its 18-character form too (GB 11643), as the resident search
+        numbers = services.id_number_variants(code.upper())
         if token.system is None:  # any system: an ID number, a record number or a document
-            return Q(id_number=number) | Q(health_record_no=code) | Q(identifiers__value=code)
-        return Q(id_type=IdentifierType.ID_CARD, id_number=number)
+            documents = Identifier.objects.filter(value=code).values("patient_id")
+            return (Q(id_number__in=numbers) | Q(health_record_no=code)
+                    | Q(pk__in=documents))
+        return Q(id_type=IdentifierType.ID_CARD, id_number__in=numbers)
     if token.system == HEALTH_RECORD_SYSTEM:
         return Q(health_record_no=code) if code else Q()
     if token.system in SYSTEM_TYPES:
@@ -66,11 +69,13 @@ def _identifier_filter(value: str, modifier: str) -> Q:
 
 
 def _name_filter(value: str, modifier: str) -> Q:
-    """Chinese name (starts with) or pinyin initials (starts with either reading)."""
+    """Chinese name (starts with) or pinyin initials (starts with either reading), with the
+    resident search's indexable filters (``patients.services``)."""
     text = value.strip()
     if not modifier and text.isascii() and text.isalpha():
-        initials = text.lower()
-        return Q(name_initials__startswith=initials) | Q(name_initials_alt__startswith=initials)
+        return services.initials_q(text.lower())
+    if not modifier:
+        return services.name_prefix_q(text)
     return string_q("name", text, modifier)
 
 
@@ -78,32 +83,55 @@ def _birthdate_filter(value: str, modifier: str) -> Q:
     return date_q("birth_date", parse_date("birthdate", value), is_date=True)
 
 
-def _gender_filter(value: str, modifier: str) -> Q:
-    sex = SEX.get(parse_token(value).code or "")
+def _sex(gender: object, where: str) -> str:
+    """GB/T 2261.1 code of a FHIR gender; ``other`` has no code there and is kept as 0
+    (unknown)."""
+    if gender == "other":
+        return Sex.UNKNOWN
+    sex = SEX.get(gender) if isinstance(gender, str) else None
     if sex is None:
-        raise FhirError(400, "invalid", _("gender: “%(value)s” is not male, female or unknown."),
-                        value=value)
-    return Q(sex=sex)
+        raise FhirError(400, "value", _("%(where)s: “%(value)s” is not male, female, other or "
+                                        "unknown."), [where], where=where,
+                        value=str(gender)[:50])
+    return sex
+
+
+def _full_date(value: object, where: str) -> dt.date:
+    """The day of a FHIR date or dateTime. FHIR allows a year or a month alone; the resident
+    record needs the day (GB 11643 ID numbers carry it), so a partial date is refused."""
+    try:
+        if isinstance(value, str) and len(value) >= 10 and value[4] == "-":
+            return dt.date.fromisoformat(value[:10])
+    except ValueError:
+        pass
+    raise FhirError(422, "value", _("%(where)s: “%(value)s” is not a full date (YYYY-MM-DD)."),
+                    [where], where=where, value=str(value)[:40])
+
+
+def _gender_filter(value: str, modifier: str) -> Q:
+    return Q(sex=_sex(parse_token(value).code or "", "gender"))
 
 
 def _phone_filter(value: str, modifier: str) -> Q:
-    return Q(phone=parse_token(value).code or "")
+    text = parse_token(value).code or ""
+    try:
+        return Q(phone=rules.normalise_phone(text))
+    except rules.RuleError as err:
+        raise FhirError(400, "value", str(err), ["phone"]) from None
 
 
 def _district_filter(value: str, modifier: str) -> Q:
-    """A division code (county, township or village: its residents) or a county name."""
+    """A division code (county, township or village: its residents) or the name of a county,
+    township or village."""
     text = value.strip()
     if text.isdigit():
-        return Q(address_code__startswith=text)
+        return access.address_prefix_q([text])
     from tiercare.kernel import divisions
     from tiercare.registry.models import Division
 
     codes = [d.code for d in divisions.find_by_name(text)]
     codes += Division.objects.filter(name=text).values_list("code", flat=True)
-    condition = Q(pk__in=[])
-    for code in codes:
-        condition |= Q(address_code__startswith=code)
-    return condition
+    return access.address_prefix_q(codes)
 
 
 @register
@@ -208,14 +236,9 @@ class PatientMapper(ResourceMapper):
                 values["id_number"] = (ident.get("value") or "").strip()
                 break
         if "gender" in resource:
-            gender = resource["gender"]
-            if gender not in (*SEX, "other"):
-                raise FhirError(400, "value",
-                                _("Patient.gender: “%(value)s” is not male, female, other or "
-                                  "unknown."), ["Patient.gender"], value=str(gender)[:50])
-            values["sex"] = SEX.get(gender, Sex.UNKNOWN)  # GB/T 2261.1 has no "other"
+            values["sex"] = _sex(resource["gender"], "Patient.gender")
         if resource.get("birthDate"):
-            values["birth_date"] = dt.date.fromisoformat(resource["birthDate"][:10])
+            values["birth_date"] = _full_date(resource["birthDate"], "Patient.birthDate")
         for telecom in resource.get("telecom") or []:
             if telecom.get("system") == "phone":
                 values["phone"] = (telecom.get("value") or "").strip()
@@ -229,7 +252,7 @@ class PatientMapper(ResourceMapper):
                     values["address_code"] = (ext.get("valueCode") or "").strip()
         deceased = resource.get("deceasedDateTime")
         if deceased:
-            values["deceased_date"] = dt.date.fromisoformat(deceased[:10])
+            values["deceased_date"] = _full_date(deceased, "Patient.deceasedDateTime")
         return values
 
     def create(self, resource: dict[str, Any], client: Client) -> Any:
