@@ -267,3 +267,30 @@ def test_xml_only_clients_are_told_406(fhir):
                                    "birthdate=gt9999-12-31T23:00-12:00"])
 def test_dates_at_the_ends_of_the_calendar_are_400_not_500(fhir, query):
     assert fhir.get(f"Patient?{query}").status_code == 400
+
+
+def test_a_conditional_create_that_loses_a_race_answers_with_the_winner(fhir, monkeypatch):
+    # given the same resident pushed by another system between our look-up and our insert
+    from tiercare.fhir import views
+
+    condition = f"identifier={ID_SYSTEM}|11010519491231002X"
+    winner = fhir.post("Patient", new_patient()).json()
+    real = views._matches
+    calls: list[str] = []
+
+    def stale_then_real(mapper, client, query):
+        calls.append(query)
+        return [] if len(calls) == 1 else real(mapper, client, query)
+
+    monkeypatch.setattr(views, "_matches", stale_then_real)
+    # when our conditional create runs, then it answers 200 with the stored record
+    response = fhir.post("Patient", new_patient(), HTTP_IF_NONE_EXIST=condition)
+    assert response.status_code == 200 and response.json()["id"] == winner["id"]
+    assert len(calls) == 2
+    assert Patient.objects.filter(id_number="11010519491231002X").count() == 1
+
+
+def test_a_body_over_the_size_limit_is_413(fhir, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = fhir.post("Patient", new_patient(address=[{"text": "x" * 2000}]))
+    assert response.status_code == 413 and response.json()["issue"][0]["code"] == "too-costly"

@@ -19,15 +19,15 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from tiercare.accounts.models import Role, User
-from tiercare.fhir import tokens
+from tiercare.accounts.models import User
+from tiercare.fhir import scopes, tokens
 from tiercare.fhir.errors import FhirError
 from tiercare.fhir.models import ApiToken
 from tiercare.patients import access
 
-#: Interactions a person's role allows, beyond read and search (the JSON API's rules).
+#: Roles that may write each resource type, beyond read and search (the JSON API's rules).
 WRITE_ROLES = {
-    "Patient": frozenset({Role.SYSTEM_ADMIN, Role.DOCTOR, Role.NURSE}),
+    "Patient": access.REGISTER_ROLES,
 }
 
 
@@ -48,8 +48,6 @@ class Client:
 
     def allows(self, resource_type: str, interaction: str) -> bool:
         if self.token is not None:
-            from tiercare.fhir import scopes
-
             return scopes.parse(self.token.scopes).allows(resource_type, interaction)
         if self.user is None:
             return False

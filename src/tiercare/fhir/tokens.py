@@ -7,7 +7,7 @@ import secrets
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -50,16 +50,17 @@ def create_token(name: str, *, scope: str, institution: str | None = None,
                                      _("No institution with code %(code)s."))
     if alliance is not None:
         token.alliance = _by_code(Alliance, alliance, _("No alliance with code %(code)s."))
-    if ApiToken.objects.filter(name=name).exists():
-        raise ValidationError(_("A token named “%(name)s” exists already.") % {"name": name},
-                              code="token.duplicate")
     secret = PREFIX + secrets.token_urlsafe(32)
     token.digest = digest(secret)
     token.prefix = secret[:10]
-    with transaction.atomic():
-        token.save()
-        audit.record(AuditEvent.Action.CREATE, user=user, object_type="fhir.ApiToken",
-                     object_id=token.pk, summary=f"{name}: {grants}")
+    try:
+        with transaction.atomic():
+            token.save()
+            audit.record(AuditEvent.Action.CREATE, user=user, object_type="fhir.ApiToken",
+                         object_id=token.pk, summary=f"{name}: {grants}")
+    except IntegrityError:  # the name is unique
+        raise ValidationError(_("A token named “%(name)s” exists already.") % {"name": name},
+                              code="token.duplicate") from None
     return token, secret
 
 

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.middleware.csrf import CsrfViewMiddleware
@@ -90,10 +92,16 @@ def _body(request: HttpRequest, resource_type: str | None) -> dict[str, Any]:
                         _("Send the resource as application/fhir+json (got %(type)s)."),
                         type=kind[:100])
     try:
-        data = json.loads(request.body or b"null")
+        raw = request.body
+    except RequestDataTooBig:
+        raise FhirError(413, "too-costly", _("The body is larger than this server takes "
+                                             "(%(limit)d bytes)."),
+                        limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0) from None
+    try:
+        data = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
         raise FhirError(400, "structure", _("The body is not valid JSON.")) from None
-    if "\\u0000" in request.body.decode("utf-8", "replace"):
+    if "\\u0000" in raw.decode("utf-8", "replace"):
         raise FhirError(400, "invalid", _("Text in a resource cannot contain the NUL "
                                           "character (\\u0000)."))
     if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
@@ -289,7 +297,18 @@ def _create(request: HttpRequest, mapper: ResourceMapper) -> HttpResponse:
                 obj = existing[0]
                 return respond(mapper.to_resource(obj, client), 200,
                                Location=_location(request, mapper, obj))
-        obj = _saved(lambda: mapper.create(resource, client))
+        try:
+            obj = _saved(lambda: mapper.create(resource, client))
+        except FhirError as exc:
+            # a concurrent push of the same record committed between the look-up and the
+            # insert: the condition now finds it, and the answer is the one a later push gets
+            found = _matches(mapper, client, condition) if condition and exc.status == 409 \
+                else []
+            if len(found) != 1:
+                raise
+            mapper.audit_read(found, client)
+            return respond(mapper.to_resource(found[0], client), 200,
+                           Location=_location(request, mapper, found[0]))
     return respond(mapper.to_resource(obj, client), 201,
                    Location=_location(request, mapper, obj))
 
