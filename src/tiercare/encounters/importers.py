@@ -265,8 +265,10 @@ class _Parsers:
             return _("“%(value)s” is not an amount of money (write digits with an optional "
                      "decimal point, e.g. 1234.50).") % {"value": stripped}
 
-    def diagnosis(self, text: str) -> str:
+    def diagnosis(self, text: str, *, required: bool = False) -> str:
         code = text.strip()
+        if not code and required:
+            raise ValueError(_("A value is required."))
         hit = self.icd.get(code)
         if hit is None:
             try:
@@ -811,10 +813,7 @@ class EncounterImporter(_Importer):
         start, end = _span(parse.moment, cell, row, "start", "end", errors)
         primary = ""
         try:
-            text = cell(row, "primary_diagnosis")
-            if not text:
-                raise ValueError(_("A value is required."))
-            primary = parse.diagnosis(text)
+            primary = parse.diagnosis(cell(row, "primary_diagnosis"), required=True)
         except ValueError as exc:
             errors.append(("primary_diagnosis", str(exc)))
         secondary: list[str] = []
@@ -1359,16 +1358,19 @@ class EncounterImporter(_Importer):
             missing[position] = wanted - bulk.existing_ids(model, wanted, lock=True)
         if not any(missing.values()):
             return system, lines, rows, secondary
-        reasons = {
-            2: _("The institution was deleted while the file was being imported."),
-            3: _("The department was deleted while the file was being imported."),
-            4: _("The practitioner was deleted while the file was being imported."),
+        reasons = {  # position in the row → (the file's column, why)
+            2: ("institution_code",
+                _("The institution was deleted while the file was being imported.")),
+            3: ("department_code",
+                _("The department was deleted while the file was being imported.")),
+            4: ("practitioner_code",
+                _("The practitioner was deleted while the file was being imported.")),
         }
         kept: tuple[list[int], list[Any], list[list[str]]] = ([], [], [])
         for line, row, codes in zip(lines, rows, secondary, strict=True):
             gone = [position for position, ids in missing.items() if row[position] in ids]
             if gone:
-                self.reject(line, ENCOUNTER_FIELDS[gone[0]], reasons[gone[0]], row[15])
+                self.reject(line, *reasons[gone[0]], row[15])
                 continue
             kept[0].append(line)
             kept[1].append(row)
@@ -1786,10 +1788,7 @@ class SettlementImporter(_Importer):
             errors.append(("settled_at", str(exc)))
         diagnosis = ""
         try:
-            text = cell(row, "diagnosis")
-            if not text:
-                raise ValueError(_("A value is required."))
-            diagnosis = parse.diagnosis(text)
+            diagnosis = parse.diagnosis(cell(row, "diagnosis"), required=True)
         except ValueError as exc:
             errors.append(("diagnosis", str(exc)))
         money: list[Decimal] = []

@@ -1,10 +1,11 @@
 """Guards of the resident record.
 
-A resident's record is never deleted: duplicates are merged (the merged record stays, marked
-inactive, so that the merge can be undone) and residents who leave or die keep their history
-(WS 365 health-record retention; issue 2 §4). The back office already refuses deletion;
-this receiver refuses it for code too, so that other parts can rely on the rule (the
-encounter import trusts a resident it found once, ADR 0004).
+A resident's record is never deleted: duplicates are merged, and the merged record stays,
+marked inactive, so that the merge can be undone (issue 2 §4, "merge with audit trail and
+undo"); residents who leave or die keep their history (a date of death, not a deletion).
+The back office already refuses deletion; this receiver refuses it for code too, so that
+other parts can rely on the rule (the encounter import trusts a resident it found once,
+ADR 0004).
 """
 
 from __future__ import annotations
