@@ -12,6 +12,8 @@ Every read of a resident is audited by the mapper with ``audit_user`` / ``audit_
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,12 +74,7 @@ class Client:
 
     def resident_q(self) -> Q | None:
         parts = self.resident_parts()
-        if parts is None:
-            return None
-        condition = parts[0]
-        for part in parts[1:]:
-            condition |= part
-        return condition
+        return None if parts is None else functools.reduce(operator.or_, parts)
 
     @property
     def sees_identifiers(self) -> bool:

@@ -19,6 +19,8 @@ correlated ``EXISTS`` on the encounters' ``(patient, start)`` index.
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Iterable
 from typing import Any
 
@@ -86,27 +88,22 @@ def scope_parts(user: Any) -> list[Q] | None:
     database cannot answer from an index (patients.services.search_patients)."""
     if _is_user(user) and getattr(user, "role", "") in INSTITUTION_ROLES \
             and not getattr(user, "is_superuser", False) and user.institution is not None:
-        grid, cared_for = _institution_parts(user)
-        return [cared_for] if grid == NOTHING else [grid, cared_for]
+        return reach_parts(institution=user.institution, alliance_id=user.alliance_id)
     condition = scope_q(user)
     return None if condition is None else [condition]
 
 
-def _institution_parts(user: Any) -> tuple[Q, Q]:
-    """A practitioner's scope: (the alliance's grid, residents with an encounter at their
-    institution)."""
-    return institution_parts(user.institution, user.alliance_id or user.institution.alliance_id)
-
-
 def reach_parts(*, institution: Any = None, alliance_id: int | None = None,
                 whole_county: bool = False) -> list[Q] | None:
-    """The residents an integrating system sees (``fhir.ApiToken``), as parts like
-    ``scope_parts``: held to an institution, as a practitioner of it; to an alliance, as its
-    administrator; the whole county: every resident (``None``)."""
+    """Who is seen from an institution, an alliance or the whole county, as parts like
+    ``scope_parts``: from an institution (a practitioner, an integrating system of it), the
+    grid of its alliance (``alliance_id`` when given, else the institution's) and the
+    residents with an encounter there; from an alliance, its grid; the whole county: every
+    resident (``None``)."""
     if whole_county:
         return None
     if institution is not None:
-        grid, cared_for = institution_parts(institution, institution.alliance_id)
+        grid, cared_for = institution_parts(institution, alliance_id or institution.alliance_id)
         return [cared_for] if grid == NOTHING else [grid, cared_for]
     return [_grid_q(alliance_id)]
 
@@ -140,8 +137,8 @@ def scope_q(user: Any) -> Q | None:
     if role in INSTITUTION_ROLES:
         if user.institution is None:
             return NOTHING
-        grid, cared_for = _institution_parts(user)
-        return cared_for if grid == NOTHING else grid | cared_for
+        parts = reach_parts(institution=user.institution, alliance_id=user.alliance_id) or []
+        return functools.reduce(operator.or_, parts)
     return NOTHING
 
 

@@ -379,14 +379,16 @@ def prefix_upper_bound(prefix: str) -> str:
 
 
 def digit_prefix_ranges(prefixes: Iterable[str]) -> list[tuple[str, str]]:
-    """Half-open ranges ``[low, high)`` covering exactly the digit strings that start with one
-    of ``prefixes`` (division and address codes: digits only), adjacent ranges merged: the
-    townships 341125100…341125119 of a grid become one range, not twenty. ``high`` is the
-    prefix plus one in decimal (``"341125109"`` → ``"341125110"``); a prefix of nines has no
-    such successor and ends at ``prefix_upper_bound``."""
+    """Half-open ranges ``[low, high)`` covering exactly the 12-digit address codes (village
+    codes, ``check_address_code``) that start with one of ``prefixes``, adjacent ranges
+    merged: the townships 341125100…341125119 of a grid become one range, not twenty.
+    ``high`` is the prefix plus one in decimal (``"341125109"`` → ``"341125110"``); a prefix
+    of nines has no such successor and ends at ``prefix_upper_bound``. Only for codes at least
+    as long as every prefix: a shorter string such as ``"1"`` lies between ``"09"`` and
+    ``"10"`` without starting with ``"09"``."""
     ranges: list[tuple[str, str]] = []
     for prefix in sorted(set(prefixes)):
-        if not prefix.isdigit():
+        if not (prefix.isascii() and prefix.isdigit()):
             raise ValueError(f"not a digit prefix: {prefix!r}")
         stripped = prefix.rstrip("9")
         high = (stripped[:-1] + str(int(stripped[-1]) + 1)

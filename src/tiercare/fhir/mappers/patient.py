@@ -124,7 +124,7 @@ def _district_filter(value: str, modifier: str) -> Q:
     """A division code (county, township or village: its residents) or the name of a county,
     township or village."""
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return access.address_prefix_q([text])
     from tiercare.kernel import divisions
     from tiercare.registry.models import Division
