@@ -122,7 +122,7 @@ def test_unknown_parameters_warn_unless_the_client_asks_for_strict_handling(fhir
 
 @pytest.mark.parametrize("query", ["birthdate=1958-13-01", "birthdate=yesterday",
                                    "gender=robot", "_count=lots", "name:fuzzy=张",
-                                   "phone=abc"])
+                                   "phone=abc", "_include=Patient:link"])
 def test_malformed_search_values_are_400_in_chinese(fhir, query):
     response = fhir.get(f"Patient?{query}")
     assert response.status_code == 400

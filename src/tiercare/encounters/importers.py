@@ -1218,6 +1218,8 @@ class EncounterImporter(_Importer):
         file is read against the register as it stood when the resident was first met, and
         the encounter's foreign key still guards against a record that disappears."""
         by_number = self._resident_ids
+        if len(by_number) > RESIDENT_CACHE_SIZE:  # bounded memory on files of millions
+            by_number.clear()
         numbers = list({r[3] for r in records if r[3]}.difference(by_number))
         record_nos = list({r[4] for r in records if r[4] and not r[3]})
         by_number.update(_select_in(
@@ -1593,6 +1595,8 @@ class EncounterImporter(_Importer):
 
 # --------------------------------------------------------------------------- reading process
 
+#: ID numbers the reading process remembers (about 150 bytes each) before starting afresh.
+RESIDENT_CACHE_SIZE = 300_000
 #: Files smaller than this are imported in one process (starting a second one costs more).
 PIPELINE_MIN_BYTES = 1 << 20
 #: Rows the reading process checks at a time, and how many such pieces it may run ahead.

@@ -4,6 +4,7 @@ it and calls each declared interaction)."""
 
 from __future__ import annotations
 
+from importlib import metadata
 from typing import Any
 
 from django.conf import settings
@@ -11,7 +12,11 @@ from django.utils import timezone
 
 from tiercare.fhir.mapping import all_mappers
 
-SOFTWARE_VERSION = "0.3.0"
+def _version() -> str:
+    try:
+        return metadata.version("tiercare")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown"
 
 
 def statement(base_url: str) -> dict[str, Any]:
@@ -40,7 +45,7 @@ def statement(base_url: str) -> dict[str, Any]:
         "date": timezone.now().date().isoformat(),
         "publisher": "TierCare",
         "kind": "instance",
-        "software": {"name": "TierCare", "version": SOFTWARE_VERSION},
+        "software": {"name": "TierCare", "version": _version()},
         "implementation": {"description": "TierCare county medical community", "url": base_url},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],

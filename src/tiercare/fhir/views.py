@@ -26,9 +26,10 @@ ACCEPTED = ("application/fhir+json", "application/json", "application/json+fhir"
             "application/*")
 DEFAULT_COUNT = 20
 MAX_COUNT = 200
-#: Parameters about the result, not filters.
+#: Parameters about the result, not filters. (``_summary`` and ``_elements`` are not served:
+#: they are reported like any unknown parameter.)
 RESULT_PARAMS = frozenset({"_count", "_sort", "_include", "_offset", "_total", "_format",
-                           "_pretty", "_summary", "_elements"})
+                           "_pretty"})
 
 
 def respond(body: dict[str, Any], status: int = 200, **headers: str) -> HttpResponse:
