@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from tiercare.fhir.mapping import all_mappers
 
+
 def _version() -> str:
     try:
         return metadata.version("tiercare")
