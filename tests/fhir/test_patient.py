@@ -272,18 +272,18 @@ def test_dates_at_the_ends_of_the_calendar_are_400_not_500(fhir, query):
 
 def test_a_conditional_create_that_loses_a_race_answers_with_the_winner(fhir, monkeypatch):
     # given the same resident pushed by another system between our look-up and our insert
-    from tiercare.fhir import views
+    from tiercare.fhir import query
 
     condition = f"identifier={ID_SYSTEM}|11010519491231002X"
     winner = fhir.post("Patient", new_patient()).json()
-    real = views._matches
+    real = query.matches
     calls: list[str] = []
 
     def stale_then_real(mapper, client, query):
         calls.append(query)
         return [] if len(calls) == 1 else real(mapper, client, query)
 
-    monkeypatch.setattr(views, "_matches", stale_then_real)
+    monkeypatch.setattr(query, "matches", stale_then_real)
     # when our conditional create runs, then it answers 200 with the stored record
     response = fhir.post("Patient", new_patient(), HTTP_IF_NONE_EXIST=condition)
     assert response.status_code == 200 and response.json()["id"] == winner["id"]

@@ -9,6 +9,8 @@ Adding a resource type is one mapper module and its tests.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from django.db import models
@@ -44,12 +46,26 @@ COMMON_PARAMS: dict[str, SearchParam] = {
 }
 
 
+@dataclass(frozen=True)
+class Include:
+    """An ``_include`` a mapper serves: the target resource type and the logical ids of the
+    target resources one matched record refers to."""
+
+    target: str
+    ids: Callable[[Any], Iterable[str]]
+
+
 class ResourceMapper:
     """Maps one FHIR resource type onto a model. Subclasses set the class attributes and
-    implement ``to_resource`` (and ``create``/``update`` when they declare them)."""
+    implement ``to_resource`` (and ``create``/``update`` when they declare them).
+
+    Logical ids are the model's primary key, after ``id_prefix`` and a dash when the type
+    is served by several models (``Organization/institution-3``, see ``CompositeMapper``)."""
 
     resource_type: ClassVar[str]
     model: ClassVar[type[models.Model]]
+    #: set on the parts of a ``CompositeMapper``: ids are ``<prefix>-<pk>``
+    id_prefix: ClassVar[str] = ""
     profile_doc: ClassVar[str] = ""
     #: ``read``, ``search-type``, ``create``, ``update`` (``vread`` once history exists)
     interactions: ClassVar[tuple[str, ...]] = ("read", "search-type")
@@ -58,8 +74,44 @@ class ResourceMapper:
     search_params: ClassVar[dict[str, SearchParam]] = {}
     #: ``_sort`` names → model fields (``_id`` and ``_lastUpdated`` always)
     sorts: ClassVar[dict[str, str]] = {}
-    #: ``_include`` values (``Encounter:patient``) → (model field, target resource type)
-    includes: ClassVar[dict[str, tuple[str, str]]] = {}
+    #: ``_include`` values (``Encounter:patient``) → what they include
+    includes: ClassVar[dict[str, Include]] = {}
+
+    # -- identity ---------------------------------------------------------------------------
+
+    def parts(self) -> list[ResourceMapper]:
+        """The single-model mappers that serve this type (itself, unless composite)."""
+        return [self]
+
+    def part_of(self, obj: Any) -> ResourceMapper:
+        return self
+
+    def id_of(self, obj: Any) -> str:
+        """The logical id of a record of this type."""
+        return self.model_id(type(obj), obj.pk)
+
+    def model_id(self, model: type[models.Model], pk: Any) -> str:
+        return f"{self.id_prefix}-{pk}" if self.id_prefix else str(pk)
+
+    def reference(self, model: type[models.Model], pk: Any, display: str = "") -> dict[str, str]:
+        """A Reference to the record ``pk`` of ``model`` served as this type."""
+        ref = {"reference": f"{self.resource_type}/{self.model_id(model, pk)}"}
+        if display:
+            ref["display"] = display
+        return ref
+
+    def split_id(self, resource_id: str) -> tuple[ResourceMapper, int] | None:
+        """The part and primary key a logical id names, or ``None`` for an id this type
+        cannot have."""
+        for part in self.parts():
+            digits = resource_id
+            if part.id_prefix:
+                head, sep, digits = resource_id.rpartition("-")
+                if not sep or head != part.id_prefix:
+                    continue
+            if digits.isdigit() and len(digits) <= 18:
+                return part, int(digits)
+        return None
 
     def all_params(self) -> dict[str, SearchParam]:
         return {**COMMON_PARAMS, **self.search_params}
@@ -89,6 +141,57 @@ class ResourceMapper:
         return getattr(obj, "updated_at", None)
 
 
+class CompositeMapper(ResourceMapper):
+    """One resource type served by several models, each by a single-model part with its own
+    ``id_prefix`` (Organization: alliances, institutions and departments). Search runs on
+    every part that understands all the parameters given; results are merged in the
+    requested order. Parts declare the same sort names."""
+
+    part_types: ClassVar[tuple[type[ResourceMapper], ...]]
+
+    def __init__(self) -> None:
+        self._parts = [kind() for kind in self.part_types]
+
+    def parts(self) -> list[ResourceMapper]:
+        return self._parts
+
+    def part_of(self, obj: Any) -> ResourceMapper:
+        for part in self._parts:
+            if isinstance(obj, part.model):
+                return part
+        raise TypeError(f"{type(obj).__name__} is not served as {self.resource_type}")
+
+    def part_for_model(self, model: type[models.Model]) -> ResourceMapper:
+        for part in self._parts:
+            if issubclass(model, part.model):
+                return part
+        raise TypeError(f"{model.__name__} is not served as {self.resource_type}")
+
+    def model_id(self, model: type[models.Model], pk: Any) -> str:
+        return self.part_for_model(model).model_id(model, pk)
+
+    def all_params(self) -> dict[str, SearchParam]:
+        params: dict[str, SearchParam] = {}
+        for part in self._parts:
+            for name, param in part.all_params().items():
+                params.setdefault(name, param)
+        return params
+
+    def all_sorts(self) -> dict[str, str]:
+        return self._parts[0].all_sorts()
+
+    def queryset(self, client: Client) -> QuerySet[Any]:
+        raise TypeError("a composite mapper has one queryset per part")
+
+    def to_resource(self, obj: Any, client: Client) -> dict[str, Any]:
+        return self.part_of(obj).to_resource(obj, client)
+
+    def audit_read(self, objs: list[Any], client: Client, *, search: str = "") -> None:
+        for part in self._parts:
+            part.audit_read([o for o in objs if isinstance(o, part.model)], client,
+                            search=search)
+
+
 _REGISTRY: dict[str, ResourceMapper] = {}
 
 
@@ -108,3 +211,14 @@ def mapper_for(resource_type: str) -> ResourceMapper:
 
 def all_mappers() -> list[ResourceMapper]:
     return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+
+
+def referenced(value: str, target_type: str) -> tuple[type[models.Model], int] | None:
+    """The model and primary key a reference search value names (``Organization/
+    institution-3``, ``institution-3``, an absolute URL), or ``None`` when it names nothing
+    this server could hold."""
+    from tiercare.fhir.search import reference_id
+
+    resource_id = reference_id(value, target_type)
+    named = mapper_for(target_type).split_id(resource_id) if resource_id else None
+    return None if named is None else (named[0].model, named[1])

@@ -137,3 +137,15 @@ def string_q(field_name: str, value: str, modifier: str) -> Q:
     if modifier == "contains":
         return Q(**{f"{field_name}__icontains": value})
     return Q(**{f"{field_name}__istartswith": value})
+
+
+def reference_id(text: str, resource_type: str) -> str | None:
+    """The logical id in a reference parameter value: ``Type/id``, an absolute URL ending in
+    ``Type/id``, or a bare ``id``; ``None`` when it names another resource type."""
+    value = text.strip().rstrip("/")
+    if "/" not in value:
+        return value
+    parts = value.split("/")
+    if len(parts) >= 2 and parts[-2] == resource_type:
+        return parts[-1]
+    return None

@@ -16,9 +16,9 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 
-from tiercare.fhir import capability, structure
+from tiercare.fhir import capability, query, structure
 from tiercare.fhir.auth import Client, client_for
-from tiercare.fhir.errors import FhirError, Issue, outcome
+from tiercare.fhir.errors import FhirError, outcome
 from tiercare.fhir.mapping import ResourceMapper, mapper_for
 
 CONTENT_TYPE = "application/fhir+json; charset=utf-8"
@@ -26,10 +26,7 @@ ACCEPTED = ("application/fhir+json", "application/json", "application/json+fhir"
             "application/*")
 DEFAULT_COUNT = 20
 MAX_COUNT = 200
-#: Parameters about the result, not filters. (``_summary`` and ``_elements`` are not served:
-#: they are reported like any unknown parameter.)
-RESULT_PARAMS = frozenset({"_count", "_sort", "_include", "_offset", "_total", "_format",
-                           "_pretty"})
+
 
 
 def respond(body: dict[str, Any], status: int = 200, **headers: str) -> HttpResponse:
@@ -156,32 +153,30 @@ def search_post(request: HttpRequest, resource_type: str) -> HttpResponse:
 def _search(request: HttpRequest, mapper: ResourceMapper, params: QueryDict) -> HttpResponse:
     client = _client(request)
     client.require(mapper.resource_type, "search")
-    rows, issues = _filtered(mapper, client, params, strict=_strict(request))
     count = _int_param(params, "_count", DEFAULT_COUNT, 0, MAX_COUNT)
     offset = _int_param(params, "_offset", 0, 0, 10**9)
-    rows = rows.order_by(*_ordering(mapper, params))
-    page = list(rows[offset:offset + count + 1]) if count else []
-    more = len(page) > count
-    page = page[:count]
+    found = query.search(mapper, client, params, strict=_strict(request), offset=offset,
+                         count=count)
     base = request.build_absolute_uri(f"/fhir/{mapper.resource_type}")
     kept = [(k, v) for k, values in params.lists() if k != "_offset" for v in values]
     links = [{"relation": "self", "url": f"{base}?{urlencode([*kept, ('_offset', offset)])}"}]
-    if more:
+    if found.more:
         links.append({"relation": "next",
                       "url": f"{base}?{urlencode([*kept, ('_offset', offset + count)])}"})
     if offset:
         previous = urlencode([*kept, ("_offset", max(0, offset - count))])
         links.append({"relation": "previous", "url": f"{base}?{previous}"})
-    entries = [{"fullUrl": f"{base}/{obj.pk}", "resource": mapper.to_resource(obj, client),
-                "search": {"mode": "match"}} for obj in page]
-    entries.extend(_included(request, mapper, client, page, params))
-    if issues:
-        entries.append({"resource": outcome(issues), "search": {"mode": "outcome"}})
+    entries = [{"fullUrl": f"{base}/{mapper.id_of(obj)}",
+                "resource": mapper.to_resource(obj, client),
+                "search": {"mode": "match"}} for obj in found.page]
+    entries.extend(_included(request, mapper, client, found.page, params))
+    if found.issues:
+        entries.append({"resource": outcome(found.issues), "search": {"mode": "outcome"}})
     bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset", "link": links,
                               "entry": entries}
     if params.get("_total") == "accurate" or count == 0:
-        bundle["total"] = rows.count()
-    mapper.audit_read(page, client, search=urlencode(kept)[:500] or "(all)")
+        bundle["total"] = found.total()
+    mapper.audit_read(found.page, client, search=urlencode(kept)[:500] or "(all)")
     return respond(bundle)
 
 
@@ -199,77 +194,21 @@ def _int_param(params: QueryDict, name: str, default: int, low: int, high: int) 
     return max(low, min(high, int(text)))
 
 
-def _filtered(mapper: ResourceMapper, client: Client, params: QueryDict, *,
-              strict: bool) -> tuple[Any, list[Issue]]:
-    """The client's visible rows filtered by every search parameter; unknown parameters are
-    refused under ``Prefer: handling=strict`` and otherwise reported as a warning."""
-    rows = mapper.queryset(client)
-    known = mapper.all_params()
-    issues: list[Issue] = []
-    for key, values in params.lists():
-        if any("\x00" in text for text in (key, *values)):
-            raise FhirError(400, "invalid", _("Search parameters cannot contain the NUL "
-                                              "character."))
-        if key in RESULT_PARAMS:
-            continue
-        name, _sep, modifier = key.partition(":")
-        param = known.get(name)
-        if param is None or (modifier and modifier not in param.modifiers):
-            text = (_("Unknown search parameter “%(name)s” for %(type)s.") if param is None
-                    else _("The search parameter %(name)s takes no modifier “%(modifier)s”."))
-            issue = Issue("not-supported", str(text) % {
-                "name": key[:64], "type": mapper.resource_type, "modifier": modifier[:32]})
-            if strict or param is not None:
-                raise FhirError(400, "not-supported", issue.diagnostics)
-            issue.severity = "warning"
-            issues.append(issue)
-            continue
-        for value in values:
-            alternatives = [v for v in value.split(",") if v != ""]
-            if not alternatives:
-                continue
-            condition = param.filter(alternatives[0], modifier)
-            for alternative in alternatives[1:]:
-                condition |= param.filter(alternative, modifier)
-            rows = rows.filter(condition)
-    return rows, issues
-
-
-def _ordering(mapper: ResourceMapper, params: QueryDict) -> list[str]:
-    fields: list[str] = []
-    sorts = mapper.all_sorts()
-    for raw in (params.get("_sort") or "").split(","):
-        name = raw.strip()
-        if not name:
-            continue
-        descending = name.startswith("-")
-        field = sorts.get(name.lstrip("-"))
-        if field is None:
-            raise FhirError(400, "not-supported",
-                            _("%(type)s cannot be sorted by “%(name)s” (possible: %(names)s)."),
-                            type=mapper.resource_type, name=name[:64],
-                            names=", ".join(sorted(sorts)))
-        fields.append(f"-{field}" if descending else field)
-    if "pk" not in fields and "-pk" not in fields:
-        fields.append("pk")  # a stable order, so that pages do not overlap
-    return fields
-
-
 def _included(request: HttpRequest, mapper: ResourceMapper, client: Client, page: list[Any],
               params: QueryDict) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     for value in params.getlist("_include"):
-        target = mapper.includes.get(value)
-        if target is None:
+        include = mapper.includes.get(value)
+        if include is None:
             raise FhirError(400, "not-supported",
                             _("%(type)s has no _include “%(value)s”."),
                             type=mapper.resource_type, value=value[:100])
-        field, target_type = target
-        other = mapper_for(target_type)
-        ids = {getattr(obj, f"{field}_id") for obj in page} - {None}
-        found = list(other.queryset(client).filter(pk__in=ids))
-        base = request.build_absolute_uri(f"/fhir/{target_type}")
-        entries.extend({"fullUrl": f"{base}/{obj.pk}", "resource": other.to_resource(obj, client),
+        other = mapper_for(include.target)
+        ids = {ref for obj in page for ref in include.ids(obj)}
+        found = query.fetch(other, client, sorted(ids))
+        base = request.build_absolute_uri(f"/fhir/{include.target}")
+        entries.extend({"fullUrl": f"{base}/{other.id_of(obj)}",
+                        "resource": other.to_resource(obj, client),
                         "search": {"mode": "include"}} for obj in found)
         other.audit_read(found, client)
     return entries
@@ -288,7 +227,7 @@ def _create(request: HttpRequest, mapper: ResourceMapper) -> HttpResponse:
         condition = request.META.get("QUERY_STRING", "")
     with transaction.atomic():
         if condition is not None and mapper.conditional_create:
-            existing = _matches(mapper, client, condition)
+            existing = query.matches(mapper, client, condition)
             if len(existing) > 1:
                 raise FhirError(412, "multiple-matches",
                                 _("If-None-Exist matches %(count)d records; make it "
@@ -303,7 +242,7 @@ def _create(request: HttpRequest, mapper: ResourceMapper) -> HttpResponse:
         except FhirError as exc:
             # a concurrent push of the same record committed between the look-up and the
             # insert: the condition now finds it, and the answer is the one a later push gets
-            found = _matches(mapper, client, condition) if condition and exc.status == 409 \
+            found = query.matches(mapper, client, condition) if condition and exc.status == 409 \
                 else []
             if len(found) != 1:
                 raise
@@ -312,14 +251,6 @@ def _create(request: HttpRequest, mapper: ResourceMapper) -> HttpResponse:
                            Location=_location(request, mapper, found[0]))
     return respond(mapper.to_resource(obj, client), 201,
                    Location=_location(request, mapper, obj))
-
-
-def _matches(mapper: ResourceMapper, client: Client, query: str) -> list[Any]:
-    params = QueryDict(query.lstrip("?"))
-    if not [k for k in params if k not in RESULT_PARAMS]:
-        raise FhirError(400, "invalid", _("A conditional request needs search parameters."))
-    rows, _issues = _filtered(mapper, client, params, strict=True)
-    return list(rows.order_by("pk")[:2])
 
 
 def _saved(write: Callable[[], Any]) -> Any:
@@ -333,7 +264,7 @@ def _saved(write: Callable[[], Any]) -> Any:
 
 
 def _location(request: HttpRequest, mapper: ResourceMapper, obj: Any) -> str:
-    return request.build_absolute_uri(f"/fhir/{mapper.resource_type}/{obj.pk}")
+    return request.build_absolute_uri(f"/fhir/{mapper.resource_type}/{mapper.id_of(obj)}")
 
 
 def _conditional_update(request: HttpRequest, mapper: ResourceMapper) -> HttpResponse:
@@ -341,7 +272,7 @@ def _conditional_update(request: HttpRequest, mapper: ResourceMapper) -> HttpRes
     client.require(mapper.resource_type, "update")
     resource = _body(request, mapper.resource_type)
     with transaction.atomic():
-        existing = _matches(mapper, client, request.META.get("QUERY_STRING", ""))
+        existing = query.matches(mapper, client, request.META.get("QUERY_STRING", ""))
         if len(existing) > 1:
             raise FhirError(412, "multiple-matches",
                             _("The conditions match %(count)d records; make them specific."),
@@ -352,10 +283,10 @@ def _conditional_update(request: HttpRequest, mapper: ResourceMapper) -> HttpRes
             return respond(mapper.to_resource(obj, client), 201,
                            Location=_location(request, mapper, obj))
         target = existing[0]
-        if resource.get("id") not in (None, str(target.pk)):
+        if resource.get("id") not in (None, mapper.id_of(target)):
             raise FhirError(400, "invalid", _("The resource's id %(id)s is not the id of the "
                                               "record the conditions found (%(found)s)."),
-                            id=str(resource.get("id"))[:64], found=target.pk)
+                            id=str(resource.get("id"))[:64], found=mapper.id_of(target))
         obj = _saved(lambda: mapper.update(target, resource, client))
     return respond(mapper.to_resource(obj, client), 200)
 
@@ -368,7 +299,7 @@ def instance(request: HttpRequest, resource_type: str, resource_id: str) -> Http
     client = _client(request)
     if request.method == "GET":
         client.require(resource_type, "read")
-        obj = _get(mapper, client, resource_id)
+        obj = query.get(mapper, client, resource_id)
         mapper.audit_read([obj], client)
         return respond(mapper.to_resource(obj, client))
     if request.method == "PUT" and "update" in mapper.interactions:
@@ -379,22 +310,8 @@ def instance(request: HttpRequest, resource_type: str, resource_id: str) -> Http
                             _("The resource's id (%(found)s) must be the id in the address "
                               "(%(id)s)."), found=str(resource.get("id"))[:64], id=resource_id)
         with transaction.atomic():
-            obj = _get(mapper, client, resource_id)
+            obj = query.get(mapper, client, resource_id)
             obj = _saved(lambda: mapper.update(obj, resource, client))
         return respond(mapper.to_resource(obj, client))
     raise FhirError(405, "not-supported", _("%(method)s is not supported on %(type)s/[id]."),
                     method=request.method, type=resource_type)
-
-
-def _get(mapper: ResourceMapper, client: Client, resource_id: str) -> Any:
-    """The record, or 404 when it does not exist or is outside the client's scope (the
-    answer does not tell the two apart)."""
-    if not resource_id.isdigit() or len(resource_id) > 18:
-        raise FhirError(404, "not-found", _("%(type)s/%(id)s does not exist."),
-                        type=mapper.resource_type, id=resource_id[:64])
-    obj = mapper.queryset(client).filter(pk=int(resource_id)).first()
-    if obj is None:
-        raise FhirError(404, "not-found", _("%(type)s/%(id)s does not exist."),
-                        type=mapper.resource_type, id=resource_id)
-    return obj
-

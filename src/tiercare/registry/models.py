@@ -7,6 +7,7 @@ townships) and §10 (division codes). Names follow the glossary.
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 
@@ -46,6 +47,7 @@ class Division(models.Model):
         verbose_name=_("parent division"),
     )
     edition = models.CharField(_("code table edition"), max_length=20, default="2023")
+    updated_at = models.DateTimeField(_("updated"), auto_now=True, db_default=Now())
 
     class Meta:
         verbose_name = _("division")
@@ -186,6 +188,7 @@ class Department(models.Model):
         help_text=_("Standard specialty, e.g. internal medicine, surgery, general practice"),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True, db_default=Now())
 
     class Meta:
         verbose_name = _("department")
@@ -233,6 +236,7 @@ class Practitioner(models.Model):
     )
     phone = models.CharField(_("phone"), max_length=20, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True, db_default=Now())
 
     class Meta:
         verbose_name = _("practitioner")
@@ -263,6 +267,7 @@ class Posting(models.Model):
     start_date = models.DateField(_("start date"))
     end_date = models.DateField(_("end date"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=200, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True, db_default=Now())
 
     class Meta:
         verbose_name = _("posting")

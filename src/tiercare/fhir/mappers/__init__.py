@@ -1,3 +1,6 @@
 """One module per resource type; importing the package registers them all."""
 
-from tiercare.fhir.mappers import patient  # noqa: F401
+from tiercare.fhir.mappers import (
+    organization,  # noqa: F401
+    patient,  # noqa: F401
+)
