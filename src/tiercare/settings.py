@@ -178,3 +178,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("TIERCARE_LOG_LEVEL", "WARNING")},
 }
+
+# FHIR batch and transaction Bundles may be far larger than a form post (issue 3: bundle
+# ingest); single resources keep Django's DATA_UPLOAD_MAX_MEMORY_SIZE.
+TIERCARE_FHIR_MAX_BUNDLE_BYTES = int(os.environ.get("TIERCARE_FHIR_MAX_BUNDLE_BYTES",
+                                                    str(64 * 1024 * 1024)))
+TIERCARE_FHIR_MAX_BUNDLE_ENTRIES = int(os.environ.get("TIERCARE_FHIR_MAX_BUNDLE_ENTRIES",
+                                                      "20000"))

@@ -5,10 +5,13 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from tiercare.api import api
+from tiercare.fhir import views as fhir_views
 
 urlpatterns = [
     path("i18n/setlang/", set_language, name="set_language"),
     path("api/", api.urls),
+    # FHIR clients post batch and transaction Bundles to the base address itself
+    path("fhir", fhir_views.system_level, name="fhir-base"),
     path("fhir/", include("tiercare.fhir.urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("tiercare.accounts.urls")),

@@ -19,7 +19,8 @@ def token(db):
     """``token(scope, institution=…)`` → the bearer header of a new token."""
     made = iter(range(1, 1000))
 
-    def make(scope: str = "system/*.read system/Patient.write", **reach: Any) -> dict[str, str]:
+    def make(scope: str = "system/*.read system/Patient.write system/Encounter.write",
+             **reach: Any) -> dict[str, str]:
         if not reach:
             reach = {"whole_county": True}
         _token, secret = tokens.create_token(f"system-{next(made)}", scope=scope, **reach)
@@ -68,3 +69,61 @@ def new_patient(number: str = "11010519491231002X", **changes: Any) -> dict[str,
     }
     resource.update(changes)
     return resource
+
+
+ICD10_CN = "urn:oid:2.16.156.10011.2.3.3.11"
+COSTS_URL = "https://tiercare.org/fhir/StructureDefinition/encounter-costs"
+HIS_SYSTEM = "http://his.t001.example.cn/encounter"
+
+
+def new_encounter(county: Any, source_id: str = "MZ20250301-0001",
+                  **changes: Any) -> dict[str, Any]:
+    """An outpatient Encounter as the township centre's HIS pushes it: 张三 seen by 李医生
+    for hypertension (I10) with type 2 diabetes (E11.9), diagnoses contained, costs 85.50."""
+    patient = {"reference": f"Patient/{county.patient.pk}"}
+    resource = {
+        "resourceType": "Encounter",
+        "identifier": [{"system": HIS_SYSTEM, "value": source_id}],
+        "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+        "subject": patient,
+        "serviceProvider": {"reference": f"Organization/institution-{county.township.pk}"},
+        "participant": [{"individual": {
+            "reference": f"Practitioner/{county.doctor_practitioner.pk}"}}],
+        "period": {"start": "2025-03-01T08:30:00+08:00", "end": "2025-03-01T09:00:00+08:00"},
+        "contained": [
+            {"resourceType": "Condition", "id": "d1", "subject": patient,
+             "code": {"coding": [{"system": ICD10_CN, "code": "I10"}]}},
+            {"resourceType": "Condition", "id": "d2", "subject": patient,
+             "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10",
+                                  "code": "E11.9"}]}},
+        ],
+        "diagnosis": [{"condition": {"reference": "#d2"}, "rank": 2},
+                      {"condition": {"reference": "#d1"}, "rank": 1}],
+        "extension": [{"url": COSTS_URL, "extension": [
+            {"url": name, "valueMoney": {"value": value, "currency": "CNY"}}
+            for name, value in (("total", 85.5), ("drugs", 30), ("services", 55.5),
+                                ("insurance-paid", 40))]}],
+    }
+    resource.update(changes)
+    return resource
+
+
+def assert_pages_in_name_order(fhir: Fhir, resource_type: str, *, size: int,
+                               expected: int) -> None:
+    """Following ``next`` links with ``_sort=name`` in pages of ``size`` gives exactly the
+    one-page answer, which is in name order, and ``-name`` gives it reversed."""
+    everything = fhir.get(f"{resource_type}?_count=200&_sort=name").json()
+    names = [e["resource"]["name"] for e in everything["entry"]]
+    assert len(names) == expected and names == sorted(names)
+    seen: list[str] = []
+    url = f"{resource_type}?_count={size}&_sort=name"
+    while url:
+        bundle = fhir.get(url).json()
+        seen += [e["resource"]["name"] for e in bundle["entry"]]
+        url = next((link["url"].split("/fhir/", 1)[1] for link in bundle["link"]
+                    if link["relation"] == "next"), "")
+    assert seen == names
+    descending = fhir.get(f"{resource_type}?_count=200&_sort=-name&_total=accurate").json()
+    assert [e["resource"]["name"] for e in descending["entry"]] == names[::-1]
+    assert descending["total"] == expected

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fhir.conftest import new_patient
+from tests.fhir.conftest import new_encounter, new_patient
 
 pytestmark = pytest.mark.django_db
 
 SAMPLE = {"token": "x", "string": "a", "date": "2025", "number": "1", "reference": "1"}
 #: Parameters whose values have a fixed form (a closed list, a phone number).
-CODED = {"gender": "male", "phone": "13800000000"}
-BODIES = {"Patient": new_patient}
+CODED = {"gender": "male", "phone": "13800000000", "active": "true"}
+BODIES = {"Patient": lambda world: new_patient(), "Encounter": new_encounter}
 
 
 def test_metadata_needs_no_login_and_says_fhir_4_0_1(client):
@@ -31,7 +31,7 @@ def test_every_declared_interaction_and_search_parameter_works(client, world, fh
         assert codes <= {"read", "search-type", "create", "update"}, codes
         created_id = None
         if "create" in codes:
-            response = fhir.post(kind, BODIES[kind]())
+            response = fhir.post(kind, BODIES[kind](world))
             assert response.status_code == 201, (kind, response.content)
             created_id = response.json()["id"]
         if "search-type" in codes:

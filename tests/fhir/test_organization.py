@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.fhir.conftest import assert_pages_in_name_order
+
 pytestmark = pytest.mark.django_db
 INSTITUTION = "https://tiercare.org/fhir/identifier/institution"
 DEPARTMENT = "https://tiercare.org/fhir/identifier/department/"
@@ -93,20 +95,7 @@ def test_each_search_parameter_finds_what_it_says(world, fhir, query, expected):
 
 
 def test_pages_across_alliances_institutions_and_departments_in_name_order(world, fhir):
-    everything = fhir.get("Organization?_count=200&_sort=name").json()
-    names = [e["resource"]["name"] for e in everything["entry"]]
-    assert len(names) == 2 + 5 + 4 and names == sorted(names)
-    seen: list[str] = []
-    url = "Organization?_count=3&_sort=name"
-    while url:
-        bundle = fhir.get(url).json()
-        seen += [e["resource"]["name"] for e in bundle["entry"]]
-        url = next((link["url"].split("/fhir/", 1)[1] for link in bundle["link"]
-                    if link["relation"] == "next"), "")
-    assert seen == names
-    descending = fhir.get("Organization?_count=200&_sort=-name&_total=accurate").json()
-    assert [e["resource"]["name"] for e in descending["entry"]] == names[::-1]
-    assert descending["total"] == 11
+    assert_pages_in_name_order(fhir, "Organization", size=3, expected=11)
 
 
 def test_organizations_cannot_be_written_here(world, fhir):

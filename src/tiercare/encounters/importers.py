@@ -1481,9 +1481,7 @@ class EncounterImporter(_Importer):
         for name, value in values.items():
             setattr(encounter, name, value)
         encounter.save()
-        encounter.diagnoses.all().delete()
-        Diagnosis.objects.bulk_create([Diagnosis(encounter=encounter, rank=i, code=c)
-                                       for i, c in enumerate(secondary, 1)])
+        services.keep_diagnoses(encounter, secondary, new=False)
         self.new_ids.append(pk)
         audit.record(AuditEvent.Action.UPDATE, user=self.user,
                      object_type=services.ENCOUNTER_TYPE, object_id=pk, patient_id=row[0],

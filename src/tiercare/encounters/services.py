@@ -300,11 +300,8 @@ def save_encounter(data: EncounterInput, *, user: User | None = None) -> Recorde
             for name, value in values.items():
                 setattr(encounter, name, value)
             encounter.save()
-            encounter.diagnoses.all().delete()
             outcome = Outcome.UPDATED
-        Diagnosis.objects.bulk_create(
-            [Diagnosis(encounter=encounter, rank=i, code=c) for i, c in enumerate(secondary, 1)]
-        )
+        keep_diagnoses(encounter, secondary, new=outcome == Outcome.INSERTED)
         link_waiting_settlements([encounter.pk])
         audit.record(
             AuditEvent.Action.CREATE if outcome == Outcome.INSERTED else AuditEvent.Action.UPDATE,
@@ -314,6 +311,21 @@ def save_encounter(data: EncounterInput, *, user: User | None = None) -> Recorde
             changes=changes,
         )
     return Recorded(encounter, outcome)
+
+
+def keep_diagnoses(encounter: Encounter, codes: list[str], *, new: bool) -> None:
+    """Store the secondary diagnoses by rank, changing a row only where its code changed, so
+    that a diagnosis keeps its id across updates (FHIR ``Condition`` ids, ADR 0007)."""
+    stored = {} if new else {d.rank: d for d in encounter.diagnoses.all()}
+    wanted = dict(enumerate(codes, start=1))
+    Diagnosis.objects.filter(pk__in=[d.pk for rank, d in stored.items()
+                                     if rank not in wanted]).delete()
+    changed = [d for rank, d in stored.items() if rank in wanted and d.code != wanted[rank]]
+    for d in changed:
+        d.code = wanted[d.rank]
+    Diagnosis.objects.bulk_update(changed, ["code"])
+    Diagnosis.objects.bulk_create([Diagnosis(encounter=encounter, rank=rank, code=code)
+                                   for rank, code in wanted.items() if rank not in stored])
 
 
 def record_encounter(data: EncounterInput, *, user: User | None = None) -> Encounter:

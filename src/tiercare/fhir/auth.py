@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from tiercare.accounts.models import User
+from tiercare.accounts.models import Role, User
 from tiercare.fhir import scopes, tokens
 from tiercare.fhir.errors import FhirError
 from tiercare.fhir.models import ApiToken
@@ -30,6 +30,8 @@ from tiercare.patients import access
 #: Roles that may write each resource type, beyond read and search (the JSON API's rules).
 WRITE_ROLES = {
     "Patient": access.REGISTER_ROLES,
+    # encounters come from the members' systems; people record care in those systems
+    "Encounter": frozenset({Role.SYSTEM_ADMIN}),
 }
 
 
@@ -75,6 +77,18 @@ class Client:
     def resident_q(self) -> Q | None:
         parts = self.resident_parts()
         return None if parts is None else functools.reduce(operator.or_, parts)
+
+    def records_at(self, institution_id: int, alliance_id: int | None) -> bool:
+        """Whether this client may record care given at an institution: a system held to an
+        institution, that institution's; to an alliance, its members'; whole-county systems
+        and system administrators, any."""
+        if self.token is not None:
+            if self.token.whole_county:
+                return True
+            if self.token.institution_id is not None:
+                return self.token.institution_id == institution_id
+            return alliance_id is not None and self.token.alliance_id == alliance_id
+        return getattr(self.user, "role", "") == Role.SYSTEM_ADMIN
 
     @property
     def sees_identifiers(self) -> bool:

@@ -45,3 +45,14 @@ class FhirError(Exception):
 
 def outcome(issues: list[Issue]) -> dict[str, Any]:
     return {"resourceType": "OperationOutcome", "issue": [i.as_fhir() for i in issues]}
+
+
+def validation_error(exc: Any, paths: dict[str, str]) -> FhirError:
+    """A service's ``ValidationError`` as a 422: one issue per message, placed in the
+    resource by ``paths`` (service field → FHIRPath)."""
+    issues: list[Issue] = []
+    by_field = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
+    for name, messages in by_field.items():
+        path = [paths[name]] if name in paths else []
+        issues.extend(Issue("invariant" if name else "invalid", m, path) for m in messages)
+    return FhirError(422, "invalid", issues[0].diagnostics, issues=issues)

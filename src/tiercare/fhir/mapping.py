@@ -17,10 +17,14 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from tiercare.accounts import audit
+from tiercare.accounts.models import AuditEvent
 from tiercare.fhir.auth import Client
 from tiercare.fhir.errors import FhirError
 from tiercare.fhir.search import SearchParam, date_q, parse_date
 
+#: A filter that matches nothing (a value that cannot name a record here).
+NOTHING = Q(pk__in=[])
 #: Base of every identifier system and extension TierCare mints (docs/fhir.md).
 BASE_URI = "https://tiercare.org/fhir"
 #: Code systems of the national standards (rules.md §10).
@@ -29,21 +33,10 @@ ICD10_CN_SYSTEM = "urn:oid:2.16.156.10011.2.3.3.11"
 ICD10_WHO_SYSTEM = "http://hl7.org/fhir/sid/icd-10"
 
 
-def _id_filter(value: str, modifier: str) -> Q:
-    if not value.isdigit() or len(value) > 18:
-        return Q(pk__in=[])  # no such record: ids are numbers
-    return Q(pk=int(value))
-
-
-def _last_updated_filter(value: str, modifier: str) -> Q:
-    return date_q("updated_at", parse_date("_lastUpdated", value))
-
-
-COMMON_PARAMS: dict[str, SearchParam] = {
-    "_id": SearchParam("token", "Logical id of the resource", _id_filter),
-    "_lastUpdated": SearchParam("date", "When the resource last changed",
-                                _last_updated_filter),
-}
+def _last_updated_param(field_name: str) -> SearchParam:
+    return SearchParam("date", "When the resource last changed",
+                       lambda value, modifier: date_q(field_name,
+                                                      parse_date("_lastUpdated", value)))
 
 
 @dataclass(frozen=True)
@@ -66,6 +59,8 @@ class ResourceMapper:
     model: ClassVar[type[models.Model]]
     #: set on the parts of a ``CompositeMapper``: ids are ``<prefix>-<pk>``
     id_prefix: ClassVar[str] = ""
+    #: the field that says when the record last changed (``meta.lastUpdated``)
+    updated_field: ClassVar[str] = "updated_at"
     profile_doc: ClassVar[str] = ""
     #: ``read``, ``search-type``, ``create``, ``update`` (``vread`` once history exists)
     interactions: ClassVar[tuple[str, ...]] = ("read", "search-type")
@@ -114,10 +109,15 @@ class ResourceMapper:
         return None
 
     def all_params(self) -> dict[str, SearchParam]:
-        return {**COMMON_PARAMS, **self.search_params}
+        return {"_id": SearchParam("token", "Logical id of the resource", self._id_filter),
+                "_lastUpdated": _last_updated_param(self.updated_field), **self.search_params}
+
+    def _id_filter(self, value: str, modifier: str) -> Q:
+        named = self.split_id(value.strip())
+        return Q(pk__in=[]) if named is None or named[0] is not self else Q(pk=named[1])
 
     def all_sorts(self) -> dict[str, str]:
-        return {"_id": "pk", "_lastUpdated": "updated_at", **self.sorts}
+        return {"_id": "pk", "_lastUpdated": self.updated_field, **self.sorts}
 
     def queryset(self, client: Client) -> QuerySet[Any]:
         """The records this client may see (scope applied)."""
@@ -137,8 +137,20 @@ class ResourceMapper:
     def audit_read(self, objs: list[Any], client: Client, *, search: str = "") -> None:
         """Record the reads that the audit trail must hold (residents' records)."""
 
-    def last_updated(self, obj: Any) -> Any:
-        return getattr(obj, "updated_at", None)
+    def audit_search(self, object_type: str, search: str, results: int,
+                     client: Client) -> None:
+        """One SEARCH event for a search of residents' records (rules.md §11)."""
+        audit.record(AuditEvent.Action.SEARCH, user=client.audit_user,
+                     username=client.audit_username, object_type=object_type,
+                     summary=f"FHIR {self.resource_type}?{search}"[:300],
+                     changes={"query": search[:500], "results": results})
+
+    def last_updated(self, obj: Any) -> str:
+        """``meta.lastUpdated`` of a record."""
+        value: Any = obj
+        for name in self.updated_field.split("__"):
+            value = getattr(value, name)
+        return str(value.isoformat())
 
 
 class CompositeMapper(ResourceMapper):
@@ -222,3 +234,17 @@ def referenced(value: str, target_type: str) -> tuple[type[models.Model], int] |
     resource_id = reference_id(value, target_type)
     named = mapper_for(target_type).split_id(resource_id) if resource_id else None
     return None if named is None else (named[0].model, named[1])
+
+
+def reference_filter(field_name: str, target: str,
+                     model: type[models.Model]) -> Callable[[str, str], Q]:
+    """The filter of a reference search parameter: records whose ``field_name`` holds the
+    primary key of the ``model`` record the value names (served as ``target``)."""
+
+    def make(value: str, modifier: str) -> Q:
+        named = referenced(value, target)
+        if named is None or named[0] is not model:
+            return NOTHING
+        return Q(**{field_name: named[1]})
+
+    return make

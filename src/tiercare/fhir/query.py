@@ -43,21 +43,26 @@ def search(mapper: ResourceMapper, client: Client, params: QueryDict, *, strict:
     the requested order (each part gives at most ``offset + count + 1`` rows, so the merge
     stays bounded)."""
     issues = check_params(mapper, params, strict=strict)
-    ordering = _ordering(mapper, params)
+    specs = _sort_specs(mapper, params)
     every = mapper.all_params()
-    selections = [rows for part in mapper.parts()
-                  if (rows := _filtered(part, client, params, every)) is not None]
+    chosen = [(part, rows) for part in mapper.parts()
+              if (rows := _filtered(part, client, params, every)) is not None]
+    selections = [rows for _part, rows in chosen]
     if not count:
         return Found([], False, issues, selections)
-    if len(selections) == 1:
-        page = list(selections[0].order_by(*ordering)[offset:offset + count + 1])
+    if len(chosen) == 1:
+        part, rows = chosen[0]
+        page = list(rows.order_by(*_order_by(part, specs))[offset:offset + count + 1])
     else:
         merged: list[Any] = []
-        for index, rows in enumerate(selections):
+        paths: list[list[str]] = []
+        for index, (part, rows) in enumerate(chosen):
+            ordering = _order_by(part, specs)
+            paths.append([field.lstrip("-") for field in ordering])
             for obj in rows.order_by(*ordering)[:offset + count + 1]:
                 obj._fhir_part = index
                 merged.append(obj)
-        merged.sort(key=functools.cmp_to_key(_comparator(ordering)))
+        merged.sort(key=functools.cmp_to_key(_comparator(specs, paths)))
         page = merged[offset:offset + count + 1]
     return Found(page[:count], len(page) > count, issues, selections)
 
@@ -117,45 +122,53 @@ def _filtered(part: ResourceMapper, client: Client, params: QueryDict,
     return rows
 
 
-def _ordering(mapper: ResourceMapper, params: QueryDict) -> list[str]:
-    fields: list[str] = []
+def _sort_specs(mapper: ResourceMapper, params: QueryDict) -> list[tuple[str, bool]]:
+    """The ``_sort`` names with their direction (``True``: descending)."""
+    specs: list[tuple[str, bool]] = []
     sorts = mapper.all_sorts()
     for raw in (params.get("_sort") or "").split(","):
         name = raw.strip()
         if not name:
             continue
-        descending = name.startswith("-")
-        field = sorts.get(name.lstrip("-"))
-        if field is None:
+        if name.lstrip("-") not in sorts:
             raise FhirError(400, "not-supported",
                             _("%(type)s cannot be sorted by “%(name)s” (possible: %(names)s)."),
                             type=mapper.resource_type, name=name[:64],
                             names=", ".join(sorted(sorts)))
-        fields.append(f"-{field}" if descending else field)
-    if "pk" not in fields and "-pk" not in fields:
-        fields.append("pk")  # a stable order, so that pages do not overlap
+        specs.append((name.lstrip("-"), name.startswith("-")))
+    return specs
+
+
+def _order_by(part: ResourceMapper, specs: list[tuple[str, bool]]) -> list[str]:
+    """The part's ``order_by`` for the sort names, the primary key last (pages of a stable
+    order do not overlap)."""
+    sorts = part.all_sorts()
+    fields = [f"-{sorts[name]}" if descending else sorts[name] for name, descending in specs]
+    if not any(field.lstrip("-") == "pk" for field in fields):
+        fields.append("pk")
     return fields
 
 
-def _comparator(ordering: list[str]) -> Any:
-    """Order records of several models as the databases order each: by the fields in turn
-    (missing values first), then by part, then by primary key."""
+def _value(obj: Any, path: str) -> Any:
+    value = obj
+    for name in path.split("__"):
+        value = value.pk if name == "pk" else getattr(value, name)
+    return value
 
-    def value(obj: Any, field: str) -> Any:
-        return obj.pk if field == "pk" else getattr(obj, field)
+
+def _comparator(specs: list[tuple[str, bool]], paths: list[list[str]]) -> Any:
+    """Order records of several parts as the databases order each: by the sort values in
+    turn (missing values first), then by part and primary key. ``paths[part]`` are the
+    part's field paths for ``specs``."""
 
     def compare(a: Any, b: Any) -> int:
-        for spec in ordering:
-            field = spec.lstrip("-")
-            if field == "pk":
-                continue
-            x, y = value(a, field), value(b, field)
+        for index, (_name, descending) in enumerate(specs):
+            x = _value(a, paths[a._fhir_part][index])
+            y = _value(b, paths[b._fhir_part][index])
             result = _cmp((x is not None, x), (y is not None, y))
             if result:
-                return -result if spec.startswith("-") else result
-        descending_pk = "-pk" in ordering
-        result = _cmp((a._fhir_part, a.pk), (b._fhir_part, b.pk))
-        return -result if descending_pk else result
+                return -result if descending else result
+        return _cmp((True, (a._fhir_part, a.pk)), (True, (b._fhir_part, b.pk)))
 
     return compare
 

@@ -92,6 +92,9 @@ def date_q(field_name: str, period: Period, *, is_date: bool = False) -> Q:
         start = timezone.localtime(period.start, CHINA).date()
         end = timezone.localtime(period.end, CHINA).date()
         if timezone.localtime(period.end, CHINA).time() != dt.time(0):
+            if end == dt.date.max:  # 9999-12-31T15:00Z: the day after cannot be written
+                raise FhirError(400, "invalid", _("The date is outside the calendar this "
+                                                  "server can search."))
             end += dt.timedelta(days=1)
     if period.prefix == "eq":
         return Q(**{f"{field_name}__gte": start, f"{field_name}__lt": end})

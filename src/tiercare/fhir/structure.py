@@ -49,3 +49,17 @@ def check(data: dict[str, Any]) -> None:
     except (ValueError, TypeError) as exc:
         raise FhirError(400, "structure", _("The resource is not valid FHIR: %(problem)s"),
                         problem=str(exc)[:300]) from None
+
+
+def checked(data: Any, resource_type: str | None) -> dict[str, Any]:
+    """A submitted resource: a JSON object with ``resourceType``, of the expected type,
+    structurally valid FHIR R4 (``structure.check``)."""
+    if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
+        raise FhirError(400, "structure",
+                        _("The body must be a FHIR resource: a JSON object with resourceType."))
+    if resource_type is not None and data["resourceType"] != resource_type:
+        raise FhirError(400, "invalid",
+                        _("The body is a %(found)s; this address takes a %(type)s."),
+                        found=data["resourceType"][:64], type=resource_type)
+    check(data)
+    return data

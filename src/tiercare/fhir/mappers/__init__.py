@@ -1,6 +1,11 @@
 """One module per resource type; importing the package registers them all."""
 
-from tiercare.fhir.mappers import (
-    organization,  # noqa: F401
-    patient,  # noqa: F401
+from tiercare.fhir.mappers import (  # noqa: F401
+    condition,
+    encounter,
+    location,
+    organization,
+    patient,
+    practitioner,
+    practitioner_role,
 )

@@ -20,7 +20,16 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from tiercare.fhir.auth import Client
-from tiercare.fhir.mapping import BASE_URI, CompositeMapper, ResourceMapper, referenced, register
+from tiercare.fhir.mapping import (
+    BASE_URI,
+    NOTHING,
+    CompositeMapper,
+    ResourceMapper,
+    mapper_for,
+    reference_filter,
+    referenced,
+    register,
+)
 from tiercare.fhir.search import SearchParam, parse_token, string_q
 from tiercare.registry.models import Alliance, Department, Institution, Level
 
@@ -37,7 +46,6 @@ GRID_URL = f"{BASE_URI}/StructureDefinition/alliance-grid"
 LEAD_URL = f"{BASE_URI}/StructureDefinition/alliance-lead"
 HL7_DISPLAY = {"prov": "Healthcare Provider", "dept": "Hospital Department", "other": "Other"}
 
-NOTHING = Q(pk__in=[])
 
 
 def _coding(system: str, code: str, display: object) -> dict[str, Any]:
@@ -124,8 +132,8 @@ class AllianceOrganization(_OrganizationPart):
         resource["address"] = [{"district": a.county_code, "country": "CN"}]
         extensions: list[dict[str, Any]] = []
         if a.lead_id is not None:
-            extensions.append({"url": LEAD_URL, "valueReference": {
-                "reference": f"Organization/institution-{a.lead_id}"}})
+            extensions.append({"url": LEAD_URL, "valueReference": mapper_for(
+                "Organization").reference(Institution, a.lead_id)})
         extensions.extend({"url": GRID_URL, "valueCode": d.code}
                           for d in sorted(a.divisions.all(), key=lambda d: d.code))
         if extensions:
@@ -175,11 +183,10 @@ class InstitutionOrganization(_OrganizationPart):
                                 "extension": [{"url": DIVISION_CODE_URL,
                                                "valueCode": i.division_code}]}]
         if i.parent is not None:
-            resource["partOf"] = {"reference": f"Organization/institution-{i.parent_id}",
-                                  "display": i.parent.name}
+            resource["partOf"] = self.reference(Institution, i.parent_id, i.parent.name)
         elif i.alliance is not None:
-            resource["partOf"] = {"reference": f"Organization/alliance-{i.alliance_id}",
-                                  "display": i.alliance.name}
+            resource["partOf"] = mapper_for("Organization").reference(
+                Alliance, i.alliance_id, i.alliance.name)
         extensions: list[dict[str, Any]] = [{"url": BEDS_URL, "valueUnsignedInt": i.beds}]
         extensions.extend({"url": SERVICE_URL, "valueCode": code} for code in i.services)
         resource["extension"] = extensions
@@ -197,13 +204,6 @@ def _department_identifier(value: str, modifier: str) -> Q:
     return condition & Q(code=token.code) if token.code else condition
 
 
-def _department_partof(value: str, modifier: str) -> Q:
-    named = referenced(value, "Organization")
-    if named is None or named[0] is not Institution:
-        return NOTHING
-    return Q(institution_id=named[1])
-
-
 class DepartmentOrganization(_OrganizationPart):
     """A department (科室) of an institution; its specialty is the name's text."""
 
@@ -215,7 +215,7 @@ class DepartmentOrganization(_OrganizationPart):
             _department_identifier),
         "name": _name_param(),
         "partof": SearchParam("reference", "The organization this one is part of",
-                              _department_partof),
+                              reference_filter("institution_id", "Organization", Institution)),
         "type": _type_param({HL7_ORG_TYPE: "dept", KIND_SYSTEM: "department"}, {}),
     }
 
@@ -227,8 +227,8 @@ class DepartmentOrganization(_OrganizationPart):
         resource = self._base(
             d, {"system": DEPARTMENT_SYSTEM + d.institution.code, "value": d.code},
             _types("dept", "department", _("Department")), d.is_active)
-        resource["partOf"] = {"reference": f"Organization/institution-{d.institution_id}",
-                              "display": d.institution.name}
+        resource["partOf"] = mapper_for("Organization").reference(
+            Institution, d.institution_id, d.institution.name)
         if d.specialty:
             resource["type"].append({"text": d.specialty})
         return resource

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from tiercare.accounts import audit
 from tiercare.accounts.models import AuditEvent
 from tiercare.fhir.auth import Client
-from tiercare.fhir.errors import FhirError, Issue
+from tiercare.fhir.errors import FhirError, validation_error
 from tiercare.fhir.mapping import BASE_URI, ID_NUMBER_SYSTEM, ResourceMapper, register
 from tiercare.fhir.search import SearchParam, date_q, parse_date, parse_token, string_q
 from tiercare.patients import access, rules, services
@@ -207,10 +207,7 @@ class PatientMapper(ResourceMapper):
     def audit_read(self, objs: list[Any], client: Client, *, search: str = "") -> None:
         """One VIEW event per resident read (rules.md §11), one SEARCH event per search."""
         if search:
-            audit.record(AuditEvent.Action.SEARCH, user=client.audit_user,
-                         username=client.audit_username, object_type="patients.Patient",
-                         summary=f"FHIR Patient?{search}"[:300],
-                         changes={"query": search[:500], "results": len(objs)})
+            self.audit_search("patients.Patient", search, len(objs), client)
             return
         for p in objs:
             audit.record(AuditEvent.Action.VIEW, user=client.audit_user,
@@ -282,12 +279,7 @@ def _domain_errors() -> Iterator[None]:
     try:
         yield
     except ValidationError as exc:
-        issues: list[Issue] = []
-        by_field = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
-        for name, messages in by_field.items():
-            path = [FIELD_PATHS[name]] if name in FIELD_PATHS else []
-            issues.extend(Issue("invariant" if name else "invalid", m, path) for m in messages)
-        raise FhirError(422, "invalid", issues[0].diagnostics, issues=issues) from exc
+        raise validation_error(exc, FIELD_PATHS) from exc
     except PatientConflict as exc:
         code = "duplicate" if exc.code == "patient.duplicate" else "conflict"
         raise FhirError(409, code, str(exc)) from exc
