@@ -11,9 +11,11 @@ from fhirclient.models.capabilitystatement import CapabilityStatement
 from fhirclient.models.patient import Patient as SmartPatient
 from fhirpy import SyncFHIRClient
 
-from tests.fhir.conftest import new_patient
+from tests.fhir.conftest import HIS_SYSTEM, new_encounter, new_patient
 from tests.web.factories import make_patient
+from tiercare.encounters.models import Encounter
 from tiercare.fhir import tokens
+from tiercare.fhir.mapping import all_mappers
 from tiercare.patients.models import Patient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,8 +24,9 @@ ID_SYSTEM = "urn:oid:2.16.156.10011.1.3"
 
 @pytest.fixture
 def secret(world):
-    return tokens.create_token("HIS", scope="system/*.read system/Patient.write",
-                               whole_county=True)[1]
+    return tokens.create_token(
+        "HIS", scope="system/*.read system/Patient.write system/Encounter.write",
+        whole_county=True)[1]
 
 
 @pytest.fixture
@@ -75,3 +78,27 @@ def test_fhirpy_conditional_create_twice_stores_one_resident(fhirpy, world):
     second.create(**condition)
     assert first.id == second.id
     assert Patient.objects.filter(id_number="11010519491231002X").count() == 1
+
+
+def test_fhirclient_r4_models_parse_every_served_type(smart, world, fhirpy):
+    """fhirclient's R4 4.0.1 models, strict: the second, independent structural check of
+    what the server answers, for every resource type it serves."""
+    fhirpy.resource("Encounter", **{k: v for k, v in new_encounter(world).items()
+                                    if k != "resourceType"}).save()
+    for mapper in all_mappers():
+        bundle = Bundle(smart.server.request_json(f"{mapper.resource_type}?_count=50"))
+        assert bundle.entry, mapper.resource_type
+        assert {e.resource.resource_type for e in bundle.entry} == {mapper.resource_type}
+
+
+def test_fhirpy_pushes_an_encounter_with_a_transaction_twice_storing_it_once(fhirpy, world):
+    encounter = new_encounter(world, "MZ-FHIRPY-1")
+    transaction = {"resourceType": "Bundle", "type": "transaction", "entry": [{
+        "resource": encounter,
+        "request": {"method": "PUT", "url": f"Encounter?identifier={HIS_SYSTEM}|MZ-FHIRPY-1"},
+    }]}
+    first = fhirpy.execute("", method="post", data=transaction)
+    again = fhirpy.execute("", method="post", data=transaction)
+    assert first["entry"][0]["response"]["status"] == "201 Created"
+    assert again["entry"][0]["response"]["status"] == "200 OK"
+    assert Encounter.objects.filter(source_id="MZ-FHIRPY-1").count() == 1
