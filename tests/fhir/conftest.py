@@ -19,7 +19,8 @@ def token(db):
     """``token(scope, institution=…)`` → the bearer header of a new token."""
     made = iter(range(1, 1000))
 
-    def make(scope: str = "system/*.read system/Patient.write system/Encounter.write",
+    def make(scope: str = "system/*.read system/Patient.write system/Encounter.write "
+                          "system/ExplanationOfBenefit.write",
              **reach: Any) -> dict[str, str]:
         if not reach:
             reach = {"whole_county": True}
@@ -127,3 +128,49 @@ def assert_pages_in_name_order(fhir: Fhir, resource_type: str, *, size: int,
     descending = fhir.get(f"{resource_type}?_count=200&_sort=-name&_total=accurate").json()
     assert [e["resource"]["name"] for e in descending["entry"]] == names[::-1]
     assert descending["total"] == expected
+
+
+BUREAU_SYSTEM = "http://ybj.linqing.example.cn/settlement"
+ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
+SELF_PAID = ("https://tiercare.org/fhir/CodeSystem/adjudication", "self-paid")
+
+
+def settlement_totals(total: float, fund: float, own: float,
+                      currency: str = "CNY") -> list[dict[str, Any]]:
+    """The three totals of a settlement: submitted, benefit (fund) and self-paid."""
+    return [{"category": {"coding": [{"system": system, "code": code}]},
+             "amount": {"value": value, "currency": currency}}
+            for (system, code), value in (((ADJUDICATION, "submitted"), total),
+                                          ((ADJUDICATION, "benefit"), fund),
+                                          (SELF_PAID, own))]
+
+
+def new_settlement(county: Any, source_id: str = "JS20250301-0001",
+                   **changes: Any) -> dict[str, Any]:
+    """An ExplanationOfBenefit as the insurance bureau pushes it: 张三's outpatient visit at
+    the township centre on 2025-03-01 for hypertension (I10), 85.50 of which the fund paid
+    40.00 and he paid 45.50, for the HIS encounter MZ20250301-0001 (``new_encounter``)."""
+    resource = {
+        "resourceType": "ExplanationOfBenefit",
+        "identifier": [{"system": BUREAU_SYSTEM, "value": source_id}],
+        "status": "active",
+        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type",
+                             "code": "professional"}]},
+        "subType": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                                "code": "AMB"}]},
+        "use": "claim",
+        "patient": {"reference": f"Patient/{county.patient.pk}"},
+        "billablePeriod": {"start": "2025-03-01", "end": "2025-03-01"},
+        "created": "2025-03-01T10:15:00+08:00",
+        "insurer": {"display": "临清市医疗保障局"},
+        "provider": {"reference": f"Organization/institution-{county.township.pk}"},
+        "outcome": "complete",
+        "diagnosis": [{"sequence": 1, "diagnosisCodeableConcept": {
+            "coding": [{"system": ICD10_CN, "code": "I10"}]}}],
+        "insurance": [{"focal": True, "coverage": {"display": "城乡居民基本医疗保险"}}],
+        "item": [{"sequence": 1, "productOrService": {"text": "门诊"},
+                  "encounter": [{"identifier": {"value": "MZ20250301-0001"}}]}],
+        "total": settlement_totals(85.5, 40, 45.5),
+    }
+    resource.update(changes)
+    return resource

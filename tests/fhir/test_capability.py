@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fhir.conftest import new_encounter, new_patient
+from tests.fhir.conftest import new_encounter, new_patient, new_settlement
 
 pytestmark = pytest.mark.django_db
 
 SAMPLE = {"token": "x", "string": "a", "date": "2025", "number": "1", "reference": "1"}
 #: Parameters whose values have a fixed form (a closed list, a phone number).
 CODED = {"gender": "male", "phone": "13800000000", "active": "true"}
-BODIES = {"Patient": lambda world: new_patient(), "Encounter": new_encounter}
+BODIES = {"Patient": lambda world: new_patient(), "Encounter": new_encounter,
+          "ExplanationOfBenefit": new_settlement}
 
 
 def test_metadata_needs_no_login_and_says_fhir_4_0_1(client):

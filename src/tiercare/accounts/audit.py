@@ -6,6 +6,9 @@ auditor (rules.md §11; PIPL art. 51, 55 for sensitive personal information).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from django.http import HttpRequest
@@ -19,6 +22,33 @@ def client_address(request: HttpRequest | None) -> str | None:
     if request is None:
         return None
     return request.META.get("REMOTE_ADDR") or None
+
+
+_buffer: ContextVar[list[AuditEvent] | None] = ContextVar("audit_buffer", default=None)
+
+
+@contextmanager
+def buffered() -> Iterator[None]:
+    """Inside the block, events are collected and written in one insert when it ends
+    normally (a FHIR Bundle of thousands of writes: one round trip instead of one per
+    event). Use it inside the transaction of the work it records, so that the events commit
+    or roll back with it."""
+    events: list[AuditEvent] = []
+    token = _buffer.set(events)
+    try:
+        yield
+    finally:
+        _buffer.reset(token)
+    AuditEvent.objects.bulk_create(events, batch_size=1000)
+
+
+def _store(event: AuditEvent) -> AuditEvent:
+    events = _buffer.get()
+    if events is None:
+        event.save(force_insert=True)
+    else:
+        events.append(event)
+    return event
 
 
 def record(
@@ -41,7 +71,7 @@ def record(
     request_user = getattr(request, "user", None) if request is not None else None
     if user is None and isinstance(request_user, User) and request_user.is_authenticated:
         user = request_user
-    return AuditEvent.objects.create(
+    return _store(AuditEvent(
         user=user,
         username=(user.get_username() if user else username)[:150],
         role=user.role if user else "",
@@ -53,7 +83,7 @@ def record(
         changes=changes or {},
         ip_address=client_address(request),
         path=(request.get_full_path()[:300] if request is not None else ""),
-    )
+    ))
 
 
 def record_reads(object_type: str, reads: list[tuple[object, int, str]], *,
@@ -70,10 +100,13 @@ def record_reads(object_type: str, reads: list[tuple[object, int, str]], *,
     name = (user.get_username() if user else username)[:150]
     address = client_address(request)
     path = request.get_full_path()[:300] if request is not None else ""
-    AuditEvent.objects.bulk_create([
-        AuditEvent(user=user, username=name, role=user.role if user else "",
-                   action=AuditEvent.Action.VIEW, object_type=object_type,
-                   object_id=str(object_id), patient_id=patient_id, summary=summary[:300],
-                   changes={}, ip_address=address, path=path)
-        for object_id, patient_id, summary in reads
-    ])
+    events = [AuditEvent(user=user, username=name, role=user.role if user else "",
+                         action=AuditEvent.Action.VIEW, object_type=object_type,
+                         object_id=str(object_id), patient_id=patient_id,
+                         summary=summary[:300], changes={}, ip_address=address, path=path)
+              for object_id, patient_id, summary in reads]
+    buffer = _buffer.get()
+    if buffer is not None:
+        buffer.extend(events)
+    else:
+        AuditEvent.objects.bulk_create(events)

@@ -28,7 +28,8 @@ from tiercare.encounters.models import Diagnosis, Encounter, Settlement
 from tiercare.kernel import divisions, icd10
 from tiercare.kernel.errors import KernelError
 from tiercare.patients.models import Patient, Scheme
-from tiercare.registry.models import Department, Institution, Level, Practitioner
+from tiercare.registry import lookups
+from tiercare.registry.models import Institution, Level
 
 ENCOUNTER_TYPE = "encounters.Encounter"
 SETTLEMENT_TYPE = "encounters.Settlement"
@@ -230,16 +231,16 @@ def _validate_encounter(data: EncounterInput) -> tuple[Patient, str, list[str]]:
     errors = _Errors()
     patient = _active_patient(data.patient_id, errors)
     klass = _encounter_class(data.encounter_class, errors)
-    institution = Institution.objects.filter(pk=data.institution_id).first()
+    institution = lookups.institution(data.institution_id)
     if institution is None:
         errors.add("institution", _("No institution with id %(id)s.")
                    % {"id": data.institution_id}, "unknown_institution")
-    if data.department_id is not None and not Department.objects.filter(
-            pk=data.department_id, institution_id=data.institution_id).exists():
+    if data.department_id is not None and not lookups.department_in(data.department_id,
+                                                                    data.institution_id):
         errors.add("department", _("The department does not belong to this institution."),
                    "unknown_department")
-    if data.practitioner_id is not None and not Practitioner.objects.filter(
-            pk=data.practitioner_id).exists():
+    if data.practitioner_id is not None and not lookups.practitioner_exists(
+            data.practitioner_id):
         errors.add("practitioner", _("No practitioner with id %(id)s.")
                    % {"id": data.practitioner_id}, "unknown_practitioner")
     if not data.source_system.strip() or not data.source_id.strip():
@@ -302,7 +303,7 @@ def save_encounter(data: EncounterInput, *, user: User | None = None) -> Recorde
             encounter.save()
             outcome = Outcome.UPDATED
         keep_diagnoses(encounter, secondary, new=outcome == Outcome.INSERTED)
-        link_waiting_settlements([encounter.pk])
+        _link_waiting(encounter)
         audit.record(
             AuditEvent.Action.CREATE if outcome == Outcome.INSERTED else AuditEvent.Action.UPDATE,
             user=user, object_type=ENCOUNTER_TYPE, object_id=encounter.pk,
@@ -315,7 +316,7 @@ def save_encounter(data: EncounterInput, *, user: User | None = None) -> Recorde
 
 def keep_diagnoses(encounter: Encounter, codes: list[str], *, new: bool) -> None:
     """Store the secondary diagnoses by rank, changing a row only where its code changed, so
-    that a diagnosis keeps its id across updates (FHIR ``Condition`` ids, ADR 0007)."""
+    that a diagnosis keeps its id across updates (FHIR ``Condition`` ids, ADR 0006)."""
     stored = {} if new else {d.rank: d for d in encounter.diagnoses.all()}
     wanted = dict(enumerate(codes, start=1))
     Diagnosis.objects.filter(pk__in=[d.pk for rank, d in stored.items()
@@ -494,19 +495,20 @@ def record_settlement(data: SettlementInput, *, user: User | None = None) -> Set
     return save_settlement(data, user=user).record
 
 
+def _link_waiting(encounter: Encounter) -> int:
+    return Settlement.objects.filter(
+        Q(institution_id__isnull=True) | Q(institution_id=encounter.institution_id),
+        encounter__isnull=True, encounter_ref=encounter.source_id,
+        patient_id=encounter.patient_id,
+    ).update(encounter_id=encounter.pk)
+
+
 def link_waiting_settlements(encounter_ids: Sequence[int]) -> int:
     """Link settlements that arrived before their encounter: an unlinked settlement whose
     encounter reference is the encounter's source id (same resident, same institution when it
     names one). Returns how many were linked."""
-    linked = 0
-    for enc in Encounter.objects.filter(pk__in=list(encounter_ids)).values(
-            "id", "patient_id", "institution_id", "source_id"):
-        linked += Settlement.objects.filter(
-            Q(institution_id__isnull=True) | Q(institution_id=enc["institution_id"]),
-            encounter__isnull=True, encounter_ref=enc["source_id"],
-            patient_id=enc["patient_id"],
-        ).update(encounter_id=enc["id"])
-    return linked
+    return sum(_link_waiting(encounter) for encounter in Encounter.objects.filter(
+        pk__in=list(encounter_ids)).only("id", "patient_id", "institution_id", "source_id"))
 
 
 # --------------------------------------------------------------------------- reading

@@ -32,6 +32,7 @@ WRITE_ROLES = {
     "Patient": access.REGISTER_ROLES,
     # encounters come from the members' systems; people record care in those systems
     "Encounter": frozenset({Role.SYSTEM_ADMIN}),
+    "ExplanationOfBenefit": frozenset({Role.SYSTEM_ADMIN}),
 }
 
 

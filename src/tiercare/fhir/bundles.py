@@ -25,11 +25,13 @@ from django.db import transaction
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
+from tiercare.accounts import audit
 from tiercare.fhir import interactions, query, structure
 from tiercare.fhir.auth import Client
 from tiercare.fhir.errors import FhirError, Issue, outcome
 from tiercare.fhir.interactions import Result
 from tiercare.fhir.mapping import mapper_for
+from tiercare.registry import lookups
 
 #: order of the interactions in a transaction (FHIR R4 §3.1.0.11.2)
 METHOD_ORDER = {"POST": 0, "PUT": 1, "GET": 2}
@@ -50,8 +52,9 @@ class Entry:
     needs: set[str] = field(default_factory=set)
 
 
-def process(client: Client, data: Any, base: str) -> dict[str, Any]:
-    """The response Bundle of a ``batch`` or ``transaction`` Bundle."""
+def process(client: Client, data: Any, base: str, *, minimal: bool = False) -> dict[str, Any]:
+    """The response Bundle of a ``batch`` or ``transaction`` Bundle; ``minimal``
+    (``Prefer: return=minimal``): the entries' responses without the resources."""
     if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
         raise FhirError(400, "structure", _("Post a Bundle of type batch or transaction to "
                                             "the base address."))
@@ -70,9 +73,9 @@ def process(client: Client, data: Any, base: str) -> dict[str, Any]:
                         limit=limit, count=len(raw))
     if kind == "transaction":
         entries = [_entry(i, e, base) for i, e in enumerate(raw)]
-        responses = _transaction(client, entries, base)
+        responses = _transaction(client, entries, base, minimal)
     else:
-        responses = [_batch_entry(client, i, e, base) for i, e in enumerate(raw)]
+        responses = [_batch_entry(client, i, e, base, minimal) for i, e in enumerate(raw)]
     return {"resourceType": "Bundle", "type": f"{kind}-response", "entry": responses}
 
 
@@ -179,16 +182,15 @@ def _run(client: Client, entry: Entry, base: str) -> Result | dict[str, Any]:
     return interactions.conditional_update(client, mapper, conditions, resource)
 
 
-def _response(result: Result | dict[str, Any]) -> dict[str, Any]:
-    if isinstance(result, dict):  # a search
+def _response(result: Result | dict[str, Any], minimal: bool) -> dict[str, Any]:
+    if isinstance(result, dict):  # a search: its Bundle is the answer whatever the Prefer
         return {"resource": result, "response": {"status": "200 OK"}}
-    response: dict[str, Any] = {"status": f"{result.status} {REASONS[result.status]}"}
+    response: dict[str, Any] = {"status": f"{result.status} {REASONS[result.status]}",
+                                "lastModified": result.last_modified}
     if result.location:
         response["location"] = result.location
-    last = result.resource.get("meta", {}).get("lastUpdated")
-    if last:
-        response["lastModified"] = last
-    return {"resource": result.resource, "response": response}
+    return {"response": response} if minimal else {"resource": result.resource,
+                                                   "response": response}
 
 
 def _at(index: int, exc: FhirError, entry: Entry | None = None) -> FhirError:
@@ -204,7 +206,8 @@ def _at(index: int, exc: FhirError, entry: Entry | None = None) -> FhirError:
     return FhirError(exc.status, issues[0].code, issues[0].diagnostics, issues=issues)
 
 
-def _transaction(client: Client, entries: list[Entry], base: str) -> list[dict[str, Any]]:
+def _transaction(client: Client, entries: list[Entry], base: str,
+                 minimal: bool) -> list[dict[str, Any]]:
     by_url = {e.full_url: e for e in entries if e.full_url}
     for entry in entries:
         for ref in entry.needs:
@@ -214,7 +217,7 @@ def _transaction(client: Client, entries: list[Entry], base: str) -> list[dict[s
                                         "Bundle."), ref=ref[:200]), entry)
     responses: list[dict[str, Any] | None] = [None] * len(entries)
     resolved: dict[str, str] = {}
-    with transaction.atomic():
+    with transaction.atomic(), audit.buffered(), lookups.remembered():
         for entry in _ordered(entries, by_url):
             try:
                 if entry.resource is not None:
@@ -224,7 +227,7 @@ def _transaction(client: Client, entries: list[Entry], base: str) -> list[dict[s
                 raise _at(entry.index, exc, entry) from None
             if isinstance(result, Result) and entry.full_url and result.location:
                 resolved[entry.full_url] = result.location
-            responses[entry.index] = _response(result)
+            responses[entry.index] = _response(result, minimal)
     return [r for r in responses if r is not None]
 
 
@@ -254,13 +257,14 @@ def _ordered(entries: list[Entry], by_url: dict[str, Entry]) -> list[Entry]:
     return order
 
 
-def _batch_entry(client: Client, index: int, raw: Any, base: str) -> dict[str, Any]:
+def _batch_entry(client: Client, index: int, raw: Any, base: str,
+                 minimal: bool) -> dict[str, Any]:
     try:
         entry = _entry(index, raw, base)
-        with transaction.atomic():
+        with transaction.atomic(), audit.buffered(), lookups.remembered():
             if entry.resource is not None:
                 entry.resource = _rewrite(entry.resource, {}, client)
-            return _response(_run(client, entry, base))
+            return _response(_run(client, entry, base), minimal)
     except FhirError as exc:
         return {"response": {"status": f"{exc.status} {REASONS.get(exc.status, '')}".strip(),
                              "outcome": outcome(exc.issues)}}

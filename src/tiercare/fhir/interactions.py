@@ -4,6 +4,7 @@ entry of a batch or transaction. Scopes are checked here, so both paths obey the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,24 +25,34 @@ MAX_COUNT = 200
 
 @dataclass
 class Result:
-    """What an interaction answers: status, the resource, and where it lives
-    (``Patient/12``, relative to the base) for 200/201 on a write."""
+    """What an interaction answers: status, the record, and where it lives (``Patient/12``,
+    relative to the base) for 200/201 on a write. The resource is built only when the
+    answer includes it (not under ``Prefer: return=minimal``)."""
 
     status: int
-    resource: dict[str, Any]
+    mapper: ResourceMapper
+    client: Client
+    obj: Any
     location: str = ""
+
+    @functools.cached_property
+    def resource(self) -> dict[str, Any]:
+        return self.mapper.to_resource(self.obj, self.client)
+
+    @property
+    def last_modified(self) -> str:
+        return self.mapper.last_updated(self.obj)
 
 
 def _answer(mapper: ResourceMapper, client: Client, obj: Any, status: int) -> Result:
-    return Result(status, mapper.to_resource(obj, client),
-                  f"{mapper.resource_type}/{mapper.id_of(obj)}")
+    return Result(status, mapper, client, obj, f"{mapper.resource_type}/{mapper.id_of(obj)}")
 
 
 def read(client: Client, mapper: ResourceMapper, resource_id: str) -> Result:
     client.require(mapper.resource_type, "read")
     obj = query.get(mapper, client, resource_id)
     mapper.audit_read([obj], client)
-    return Result(200, mapper.to_resource(obj, client))
+    return Result(200, mapper, client, obj)
 
 
 def search(client: Client, mapper: ResourceMapper, params: QueryDict, base: str, *,

@@ -109,8 +109,13 @@ class ResourceMapper:
         return None
 
     def all_params(self) -> dict[str, SearchParam]:
-        return {"_id": SearchParam("token", "Logical id of the resource", self._id_filter),
+        """Every search parameter, the common ones included (built once per mapper)."""
+        params: dict[str, SearchParam] | None = self.__dict__.get("_all_params")
+        if params is None:
+            params = self.__dict__["_all_params"] = {
+                "_id": SearchParam("token", "Logical id of the resource", self._id_filter),
                 "_lastUpdated": _last_updated_param(self.updated_field), **self.search_params}
+        return params
 
     def _id_filter(self, value: str, modifier: str) -> Q:
         named = self.split_id(value.strip())
@@ -183,10 +188,12 @@ class CompositeMapper(ResourceMapper):
         return self.part_for_model(model).model_id(model, pk)
 
     def all_params(self) -> dict[str, SearchParam]:
-        params: dict[str, SearchParam] = {}
-        for part in self._parts:
-            for name, param in part.all_params().items():
-                params.setdefault(name, param)
+        params: dict[str, SearchParam] | None = self.__dict__.get("_all_params")
+        if params is None:
+            params = self.__dict__["_all_params"] = {}
+            for part in self._parts:
+                for name, param in part.all_params().items():
+                    params.setdefault(name, param)
         return params
 
     def all_sorts(self) -> dict[str, str]:

@@ -126,8 +126,21 @@ def _base(request: HttpRequest) -> str:
 
 
 def _answer(request: HttpRequest, result: Result) -> HttpResponse:
-    headers = {"Location": f"{_base(request)}/{result.location}"} if result.location else {}
+    """A write's answer: the resource, or only the headers under ``Prefer: return=minimal``
+    (FHIR R4 §3.1.0.8.2)."""
+    headers = {"Last_Modified": result.last_modified}
+    if result.location:
+        headers["Location"] = f"{_base(request)}/{result.location}"
+    if _minimal(request):
+        response = HttpResponse(status=result.status)
+        for name, value in headers.items():
+            response[name.replace("_", "-")] = value
+        return response
     return respond(result.resource, result.status, **headers)
+
+
+def _minimal(request: HttpRequest) -> bool:
+    return "return=minimal" in request.headers.get("Prefer", "").replace(" ", "")
 
 
 # -- metadata ---------------------------------------------------------------------------------
@@ -150,7 +163,7 @@ def system_level(request: HttpRequest) -> HttpResponse:
                                                 "POST."))
     client = _client(request)
     data = parse_json(_raw(request, settings.TIERCARE_FHIR_MAX_BUNDLE_BYTES))
-    return respond(bundles.process(client, data, _base(request)))
+    return respond(bundles.process(client, data, _base(request), minimal=_minimal(request)))
 
 
 # -- type level: search, create, conditional update --------------------------------------------
@@ -212,7 +225,6 @@ def instance(request: HttpRequest, resource_type: str, resource_id: str) -> Http
     if request.method == "PUT" and "update" in mapper.interactions:
         client.require(resource_type, "update")
         resource = _body(request, resource_type)
-        result = interactions.update(client, mapper, resource_id, resource)
-        return respond(result.resource, result.status)
+        return _answer(request, interactions.update(client, mapper, resource_id, resource))
     raise FhirError(405, "not-supported", _("%(method)s is not supported on %(type)s/[id]."),
                     method=request.method, type=resource_type)

@@ -242,22 +242,27 @@ def _village_max_serial(village_code: str) -> int:
 
 
 def allocate_health_record_number(village_code: str) -> str:
-    """The next health record number of a village (rules.md §10), race-free: the village's
-    counter row is created if missing (``INSERT … ON CONFLICT DO NOTHING``, seeded with the
-    highest serial in use) and incremented with one atomic ``UPDATE … SET last_serial =
-    last_serial + 1`` whose row lock is held until the registering transaction ends, so
-    concurrent registrations queue and never get the same serial. Must run inside the
-    caller's transaction."""
-    HealthRecordCounter.objects.bulk_create(
-        [HealthRecordCounter(village_code=village_code,
-                             last_serial=_village_max_serial(village_code))],
-        ignore_conflicts=True,
-    )
-    HealthRecordCounter.objects.filter(village_code=village_code).update(
-        last_serial=F("last_serial") + 1)
-    serial = HealthRecordCounter.objects.values_list("last_serial", flat=True).get(
-        village_code=village_code)
-    return rules.build_health_record_number(village_code, serial)
+    """The next health record number of a village (rules.md §10), race-free: one atomic
+    ``UPDATE … SET last_serial = last_serial + 1 … RETURNING`` on the village's counter row,
+    whose row lock is held until the registering transaction ends, so concurrent
+    registrations queue and never get the same serial. A village's first registration
+    creates the row (``INSERT … ON CONFLICT DO NOTHING``, seeded with the highest serial in
+    use) and increments it. Must run inside the caller's transaction."""
+    table = connection.ops.quote_name(HealthRecordCounter._meta.db_table)
+    sql = (f"UPDATE {table} SET last_serial = last_serial + 1 WHERE village_code = %s "
+           "RETURNING last_serial")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [village_code])
+        row = cursor.fetchone()
+        if row is None:
+            HealthRecordCounter.objects.bulk_create(
+                [HealthRecordCounter(village_code=village_code,
+                                     last_serial=_village_max_serial(village_code))],
+                ignore_conflicts=True,
+            )
+            cursor.execute(sql, [village_code])
+            row = cursor.fetchone()
+    return rules.build_health_record_number(village_code, int(row[0]))
 
 
 def _resync_counter(village_code: str) -> None:

@@ -3,6 +3,7 @@
 from tiercare.fhir.mappers import (  # noqa: F401
     condition,
     encounter,
+    explanation_of_benefit,
     location,
     organization,
     patient,

@@ -61,6 +61,7 @@ from tiercare.fhir.search import (
     reference_id,
 )
 from tiercare.patients.models import Patient
+from tiercare.registry import lookups
 from tiercare.registry.models import Department, Institution, Practitioner
 
 CLASS_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
@@ -88,13 +89,13 @@ FIELD_PATHS = {
 }
 
 
-def identifier_of(source_system: str, source_id: str) -> dict[str, str]:
-    system = source_system if ":" in source_system else SOURCE_BASE + source_system
+def identifier_of(source_system: str, source_id: str, base: str = SOURCE_BASE) -> dict[str, str]:
+    system = source_system if ":" in source_system else base + source_system
     return {"system": system, "value": source_id}
 
 
-def source_system_of(system: str) -> str:
-    return system[len(SOURCE_BASE):] if system.startswith(SOURCE_BASE) else system
+def source_system_of(system: str, base: str = SOURCE_BASE) -> str:
+    return system[len(base):] if system.startswith(base) else system
 
 
 def moment(value: dt.datetime) -> str:
@@ -144,7 +145,7 @@ def parse_datetime(value: object, where: str) -> dt.datetime:
                     value=str(value)[:40])
 
 
-def _money(value: object, where: str) -> Decimal:
+def parse_money(value: object, where: str) -> Decimal:
     amount = value.get("value") if isinstance(value, dict) else None
     currency = value.get("currency", "CNY") if isinstance(value, dict) else None
     try:
@@ -156,8 +157,8 @@ def _money(value: object, where: str) -> Decimal:
                                         "CNY)."), [where], where=where) from None
 
 
-def _referenced_pk(resource: dict[str, Any], key: str, target: str, model: type,
-                   where: str) -> int | None:
+def referenced_pk(resource: dict[str, Any], key: str, target: str, model: type,
+                  where: str) -> int | None:
     """The primary key a reference names, ``None`` when the element is absent, 422 when it
     names something this server cannot hold there."""
     ref = resource.get(key)
@@ -311,15 +312,15 @@ class EncounterMapper(ResourceMapper):
             raise FhirError(422, "value", _("The identifier's system may have at most 50 "
                                             "characters and its value 64."),
                             ["Encounter.identifier"])
-        patient_id = _referenced_pk(resource, "subject", "Patient", Patient, "Encounter.subject")
-        institution_id = _referenced_pk(resource, "serviceProvider", "Organization",
-                                        Institution, "Encounter.serviceProvider")
+        patient_id = referenced_pk(resource, "subject", "Patient", Patient, "Encounter.subject")
+        institution_id = referenced_pk(resource, "serviceProvider", "Organization",
+                                       Institution, "Encounter.serviceProvider")
         if patient_id is None or institution_id is None:
             raise FhirError(422, "required", _("An encounter needs its resident (subject) and "
                                                "its institution (serviceProvider)."),
                             ["Encounter.subject" if patient_id is None
                              else "Encounter.serviceProvider"])
-        institution = Institution.objects.filter(pk=institution_id).first()
+        institution = lookups.institution(institution_id)
         if institution is not None and not client.records_at(institution.pk,
                                                              institution.alliance_id):
             raise FhirError(403, "forbidden", _("Your access does not include recording care "
@@ -333,20 +334,21 @@ class EncounterMapper(ResourceMapper):
         department = None
         for ext in resource.get("extension") or []:
             if ext.get("url") == DEPARTMENT_URL:
-                department = _referenced_pk(ext, "valueReference", "Organization", Department,
-                                            "Encounter.extension")
+                department = referenced_pk(ext, "valueReference", "Organization", Department,
+                                           "Encounter.extension")
             elif ext.get("url") == COSTS_URL:
                 for part in ext.get("extension") or []:
                     field = COSTS.get(part.get("url", ""))
                     if field is not None:
-                        values[field] = _money(part.get("valueMoney"), "Encounter.extension")
+                        values[field] = parse_money(part.get("valueMoney"),
+                                                    "Encounter.extension")
         practitioner = None
         for participant in resource.get("participant") or []:
             individual = participant.get("individual")
             if isinstance(individual, dict) and "Practitioner/" in individual.get(
                     "reference", ""):
-                practitioner = _referenced_pk(participant, "individual", "Practitioner",
-                                              Practitioner, "Encounter.participant")
+                practitioner = referenced_pk(participant, "individual", "Practitioner",
+                                             Practitioner, "Encounter.participant")
                 break
         codes = _diagnoses(resource, client)
         klass = (resource.get("class") or {}).get("code", "")
