@@ -1,6 +1,6 @@
 """The ``tiercare`` command.
 
-``tiercare demo``, ``serve``, ``synth``, ``import encounters|settlements FILE``, ``migrate``
+``tiercare demo``, ``serve``, ``synth``, ``import encounters|settlements|fhir FILE``, ``migrate``
 and ``createuser`` are the documented verbs; any other word is passed to Django's management
 commands (``tiercare shell``, ``tiercare check``, …). Every verb honours
 ``TIERCARE_DATABASE_URL`` and ``TIERCARE_DATA_DIR`` through the settings.
@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args or args[0] in {"-h", "--help"}:
         print(__doc__)
         print("Verbs: demo [--residents N] [--port P] | serve [--host H] [--port P] | "
-              "synth --residents N --seed S --year Y | import encounters|settlements FILE | "
+              "synth --residents N --seed S --year Y | import encounters|settlements|fhir FILE | "
               "migrate | createuser USERNAME --role ROLE | token create|revoke|list | "
               "any Django management command")
         return
@@ -126,9 +126,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         _setup()
         serve(ns.host, ns.port, ns.workers)
     elif verb == "import":
-        kinds = {"encounters": "import_encounters", "settlements": "import_settlements"}
+        kinds = {"encounters": "import_encounters", "settlements": "import_settlements",
+                 "fhir": "import_fhir"}
         if not rest or rest[0] not in kinds:
-            sys.exit("usage: tiercare import encounters|settlements FILE [options]")
+            sys.exit("usage: tiercare import encounters|settlements|fhir FILE [options]")
         _manage([kinds[rest[0]], *rest[1:]])
     else:
         _manage(args)

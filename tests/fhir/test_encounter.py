@@ -217,3 +217,10 @@ def test_conditions_carry_both_icd10_systems_and_search_by_code(world, fhir):
     assert len(ids(everything)) == 4
     assert {e["resource"]["resourceType"] for e in everything["entry"]
             if e["search"]["mode"] == "include"} == {"Encounter"}
+
+
+def test_pushes_are_audited_under_the_systems_name(world, fhir):
+    resource = pushed(fhir, world)
+    event = AuditEvent.objects.get(action=AuditEvent.Action.CREATE,
+                                   object_type="encounters.Encounter", object_id=resource["id"])
+    assert event.username.startswith("token:system-") and event.user is None

@@ -25,6 +25,19 @@ def client_address(request: HttpRequest | None) -> str | None:
 
 
 _buffer: ContextVar[list[AuditEvent] | None] = ContextVar("audit_buffer", default=None)
+_actor: ContextVar[str] = ContextVar("audit_actor", default="")
+
+
+@contextmanager
+def acting_as(username: str) -> Iterator[None]:
+    """Events recorded inside the block without a user are attributed to ``username`` (an
+    integrating system's ``token:NAME``): the services below the FHIR interface record
+    their writes without knowing who called them."""
+    token = _actor.set(username)
+    try:
+        yield
+    finally:
+        _actor.reset(token)
 
 
 @contextmanager
@@ -71,6 +84,8 @@ def record(
     request_user = getattr(request, "user", None) if request is not None else None
     if user is None and isinstance(request_user, User) and request_user.is_authenticated:
         user = request_user
+    if user is None and not username:
+        username = _actor.get()
     return _store(AuditEvent(
         user=user,
         username=(user.get_username() if user else username)[:150],

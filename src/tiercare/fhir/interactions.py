@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
+from tiercare.accounts import audit
 from tiercare.fhir import query
 from tiercare.fhir.auth import Client
 from tiercare.fhir.errors import FhirError, outcome
@@ -123,7 +124,7 @@ def create(client: Client, mapper: ResourceMapper, resource: dict[str, Any],
     if "create" not in mapper.interactions:
         raise FhirError(405, "not-supported", _("%(type)s cannot be created here."),
                         type=mapper.resource_type)
-    with transaction.atomic():
+    with transaction.atomic(), audit.acting_as(client.audit_username):
         if condition is not None and mapper.conditional_create:
             existing = query.matches(mapper, client, condition)
             if len(existing) > 1:
@@ -157,7 +158,7 @@ def update(client: Client, mapper: ResourceMapper, resource_id: str,
         raise FhirError(400, "invalid",
                         _("The resource's id (%(found)s) must be the id in the address "
                           "(%(id)s)."), found=str(resource.get("id"))[:64], id=resource_id)
-    with transaction.atomic():
+    with transaction.atomic(), audit.acting_as(client.audit_username):
         current = query.get(mapper, client, resource_id)
         obj = _saved(lambda: mapper.update(current, resource, client))
     return _answer(mapper, client, obj, 200)
@@ -170,7 +171,7 @@ def conditional_update(client: Client, mapper: ResourceMapper, conditions: str,
     if not mapper.conditional_update:
         raise FhirError(405, "not-supported", _("%(type)s cannot be changed here."),
                         type=mapper.resource_type)
-    with transaction.atomic():
+    with transaction.atomic(), audit.acting_as(client.audit_username):
         existing = query.matches(mapper, client, conditions)
         if len(existing) > 1:
             raise FhirError(412, "multiple-matches",
