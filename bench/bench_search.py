@@ -49,6 +49,17 @@ def ensure_database(url: str, residents: int) -> None:
     )
 
 
+def use_database(residents: int, postgres: str | None) -> str:
+    """The benchmark database's URL (``var/bench/search-N.sqlite3`` unless a PostgreSQL URL
+    is given), built first if it is not there, and made this process's database."""
+    sqlite_file = ROOT / "var" / "bench" / f"search-{residents}.sqlite3"
+    url = postgres or f"sqlite:///{sqlite_file}"
+    (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
+    ensure_database(url, residents)
+    os.environ["TIERCARE_DATABASE_URL"] = url
+    return url
+
+
 def time_calls(fn: Callable[[str], object], queries: list[str], clients: int) -> list[float]:
     from django.db import connection
 
@@ -84,12 +95,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.residents, args.queries = 20_000, 50
-    sqlite_file = ROOT / "var" / "bench" / f"search-{args.residents}.sqlite3"
-    url = args.postgres or f"sqlite:///{sqlite_file}"
-    (ROOT / "var" / "bench").mkdir(parents=True, exist_ok=True)
-    ensure_database(url, args.residents)
-
-    os.environ["TIERCARE_DATABASE_URL"] = url
+    url = use_database(args.residents, args.postgres)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tiercare.settings")
     import django
 

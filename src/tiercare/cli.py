@@ -1,15 +1,20 @@
 """The ``tiercare`` command.
 
-``tiercare demo``, ``serve``, ``synth``, ``import encounters|settlements|fhir FILE``, ``migrate``
-and ``createuser`` are the documented verbs; any other word is passed to Django's management
-commands (``tiercare shell``, ``tiercare check``, …). Every verb honours
+``tiercare demo``, ``serve``, ``worker``, ``synth``, ``import encounters|settlements|fhir
+FILE``, ``migrate`` and ``createuser`` are the documented verbs; any other word is passed to
+Django's management commands (``tiercare shell``, ``tiercare check``, …). Every verb honours
 ``TIERCARE_DATABASE_URL`` and ``TIERCARE_DATA_DIR`` through the settings.
+
+``tiercare worker`` runs the background tasks kept in the database (django-tasks-db's
+``db_worker``; ADR 0008); ``demo`` and ``serve`` start one worker beside the web server and
+stop it with the server.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -44,8 +49,33 @@ def _demo_period() -> tuple[int, date | None]:
     return yesterday.year, yesterday
 
 
+def start_worker() -> subprocess.Popen[bytes]:
+    """One background-task worker (``tiercare worker``) in its own process, with this
+    process's environment (the same database and data directory)."""
+    return subprocess.Popen([sys.executable, "-m", "tiercare.cli", "worker"])
+
+
+def stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """Stop the worker with the server. The first signal lets it finish the task it runs; a
+    second one, 10 s later (or at once after Ctrl+C, which the worker got too), stops the
+    task, and the task records itself as failed (an export answers 500 and can be started
+    again)."""
+    for _attempt in range(2):
+        if worker.poll() is not None:
+            return
+        worker.terminate()
+        try:
+            worker.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    worker.kill()
+    worker.wait()
+
+
 def serve(host: str, port: int, workers: int = 2) -> None:
-    """Serve the application with gunicorn (static files through WhiteNoise)."""
+    """Serve the application with gunicorn (static files through WhiteNoise), with one
+    background-task worker beside it, stopped when the server stops."""
     from gunicorn.app.base import BaseApplication
 
     from tiercare.wsgi import application
@@ -61,7 +91,14 @@ def serve(host: str, port: int, workers: int = 2) -> None:
         def load(self) -> object:
             return application
 
-    _Server().run()
+    owner = os.getpid()
+    worker = start_worker()
+    try:
+        _Server().run()
+    finally:
+        # gunicorn's own worker processes are forks of this one and leave through here too
+        if os.getpid() == owner:
+            stop_worker(worker)
 
 
 def demo(residents: int, port: int, host: str = "127.0.0.1") -> None:
@@ -105,7 +142,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args or args[0] in {"-h", "--help"}:
         print(__doc__)
         print("Verbs: demo [--residents N] [--port P] | serve [--host H] [--port P] | "
-              "synth --residents N --seed S --year Y | import encounters|settlements|fhir FILE | "
+              "worker [--batch] | synth --residents N --seed S --year Y | "
+              "import encounters|settlements|fhir FILE | "
               "migrate | createuser USERNAME --role ROLE | token create|revoke|list | "
               "any Django management command")
         return
@@ -125,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         ns = parser.parse_args(rest)
         _setup()
         serve(ns.host, ns.port, ns.workers)
+    elif verb == "worker":
+        _manage(["db_worker", *rest])
     elif verb == "import":
         kinds = {"encounters": "import_encounters", "settlements": "import_settlements",
                  "fhir": "import_fhir"}
@@ -133,3 +173,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _manage([kinds[rest[0]], *rest[1:]])
     else:
         _manage(args)
+
+
+if __name__ == "__main__":  # ``python -m tiercare.cli``: how ``serve`` starts its worker
+    main()

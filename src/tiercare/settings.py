@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django_tasks",
+    "django_tasks_db",
     "tiercare.accounts",
     "tiercare.registry",
     "tiercare.patients",
@@ -132,6 +134,11 @@ def _database() -> dict[str, Any]:
 DATABASES = {"default": _database()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Background work runs as tasks kept in the database (DESIGN.md "Background work", ADR 0008):
+# ``@task`` functions are enqueued as rows of django-tasks-db's table and run by the
+# ``tiercare worker`` process (``tiercare demo`` and ``serve`` start one), no broker.
+TASKS = {"default": {"BACKEND": "django_tasks_db.backend.DatabaseBackend"}}
+
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["tiercare.accounts.backends.LockoutModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
@@ -185,3 +192,6 @@ TIERCARE_FHIR_MAX_BUNDLE_BYTES = int(os.environ.get("TIERCARE_FHIR_MAX_BUNDLE_BY
                                                     str(64 * 1024 * 1024)))
 TIERCARE_FHIR_MAX_BUNDLE_ENTRIES = int(os.environ.get("TIERCARE_FHIR_MAX_BUNDLE_ENTRIES",
                                                       "20000"))
+# Integrating systems' request counts are written at most this often (fhir/traffic.py).
+TIERCARE_FHIR_TRAFFIC_FLUSH_SECONDS = float(os.environ.get(
+    "TIERCARE_FHIR_TRAFFIC_FLUSH_SECONDS", "5"))

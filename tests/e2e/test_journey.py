@@ -1,7 +1,8 @@
 """The acceptance journey of issue 2 in a real browser, in Chinese and in English: log in as
 each demo role, search a resident by pinyin initials as the doctor, open the record, see
 encounters at village, township and county level, log out, and find that view in the audit
-log as the auditor."""
+log as the auditor; the system administrator issues an integrating system's token (issue 3).
+"""
 
 from pathlib import Path
 
@@ -15,14 +16,16 @@ SHOTS = Path("/tmp/tiercare-e2e")
 
 #: What each language shows, so that the test reads the page as a user would.
 TEXT = {
-    "zh-hans": {"search": "居民检索", "audit": "审计日志", "viewed": "查看", "switch": "中文"},
+    "zh-hans": {"search": "居民检索", "audit": "审计日志", "viewed": "查看", "switch": "中文",
+                "systems": "对接系统", "county": "全县", "issue": "签发令牌"},
     "en": {"search": "Resident search", "audit": "Audit log", "viewed": "Viewed",
-           "switch": "English"},
+           "switch": "English", "systems": "Integrating systems", "county": "The whole county",
+           "issue": "Issue the token"},
 }
 
 #: The navigation entries each demo role must see on its landing page.
 LANDING = {
-    "admin": {"search", "overview", "institutions", "grid", "audit", "admin"},
+    "admin": {"search", "overview", "institutions", "grid", "audit", "systems", "admin"},
     "alliance_admin": {"overview", "institutions", "grid", "admin"},
     "regulator": {"search", "overview", "institutions", "grid"},
     "auditor": {"search", "overview", "audit"},
@@ -104,4 +107,16 @@ def test_the_shared_record_journey(live_server, page, language):
     assert "张三" in row.inner_text()
     assert text["viewed"] in row.inner_text()
     page.screenshot(path=str(SHOTS / f"audit-{language}.png"), full_page=True)
+    log_out(page, text)
+
+    # the system administrator issues a token for a hospital system and sees it listed
+    log_in(page, base, "admin", text)
+    page.get_by_role("link", name=text["systems"]).first.click()
+    page.fill("input[name=name]", f"HIS-{language}")
+    page.select_option("select[name=reach]", label=text["county"])
+    page.get_by_role("button", name=text["issue"]).click()
+    secret = page.locator("[data-testid=new-secret] code").inner_text()
+    assert secret.startswith("tc_")
+    assert page.locator(f"[data-system=HIS-{language}]").count() == 1
+    page.screenshot(path=str(SHOTS / f"systems-{language}.png"), full_page=True)
     log_out(page, text)

@@ -98,3 +98,11 @@ def test_the_command_reports_and_a_missing_file_exits_2(world, tmp_path, capsys)
     with pytest.raises(CommandError) as failure:
         call_command("import_fhir", str(tmp_path / "missing.ndjson"))
     assert failure.value.returncode == 2
+
+
+def test_registry_types_of_an_export_are_skipped_not_rejected(world, tmp_path):
+    organization = {"resourceType": "Organization", "id": "institution-1", "name": "某医院"}
+    path = ndjson(tmp_path / "Organization.ndjson", [organization, new_patient()])
+    report = import_files([path], progress=False)
+    assert (report.created, report.skipped, report.rejected) == (1, 1, 0)
+    assert "跳过" in report.summary()

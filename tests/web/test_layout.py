@@ -22,7 +22,8 @@ def nav_keys(body: str) -> set[str]:
     (Role.AUDITOR, {"search", "overview", "audit"}),
     (Role.REGULATOR, {"search", "overview", "institutions", "grid"}),
     (Role.ALLIANCE_ADMIN, {"overview", "institutions", "grid", "admin"}),
-    (Role.SYSTEM_ADMIN, {"search", "overview", "institutions", "grid", "audit", "admin"}),
+    (Role.SYSTEM_ADMIN, {"search", "overview", "institutions", "grid", "audit", "systems",
+                         "admin"}),
 ])
 def test_navigation_follows_the_role(world, as_role, role, expected):
     body = as_role(role).get(reverse("web:home")).content.decode()

@@ -26,6 +26,7 @@ def pages(world):
         (reverse("web:institution_list"), GRID_READERS),
         (reverse("web:grid_coverage"), GRID_READERS),
         (reverse("web:audit_log"), AUDIT_READERS),
+        (reverse("web:system_list"), {Role.SYSTEM_ADMIN}),
     ]
 
 

@@ -82,10 +82,11 @@ def record(
     with an unknown user name); otherwise the user's own name is recorded."""
     request = request or current_request.get()
     request_user = getattr(request, "user", None) if request is not None else None
-    if user is None and isinstance(request_user, User) and request_user.is_authenticated:
-        user = request_user
     if user is None and not username:
-        username = _actor.get()
+        username = _actor.get()  # an integrating system acting (``acting_as``)
+    if (user is None and not username and isinstance(request_user, User)
+            and request_user.is_authenticated):
+        user = request_user
     return _store(AuditEvent(
         user=user,
         username=(user.get_username() if user else username)[:150],
@@ -110,7 +111,8 @@ def record_reads(object_type: str, reads: list[tuple[object, int, str]], *,
         return
     request = request or current_request.get()
     request_user = getattr(request, "user", None) if request is not None else None
-    if user is None and isinstance(request_user, User) and request_user.is_authenticated:
+    if (user is None and not username and isinstance(request_user, User)
+            and request_user.is_authenticated):
         user = request_user
     name = (user.get_username() if user else username)[:150]
     address = client_address(request)

@@ -25,6 +25,8 @@ class Capability(StrEnum):
     """Choose among all alliances instead of being held to one."""
     BACK_OFFICE = "back_office"
     """Use the admin back-office for master data."""
+    MANAGE_SYSTEMS = "manage_systems"
+    """Issue and revoke integrating systems' FHIR tokens and see their traffic."""
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {

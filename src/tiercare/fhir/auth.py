@@ -109,6 +109,7 @@ def client_for(request: HttpRequest) -> Client:
         token = tokens.authenticate(secret.strip())
         if token is None:
             raise FhirError(401, "login", _("The token is unknown or has been revoked."))
+        request.fhir_token_id = token.pk  # type: ignore[attr-defined]  # counted (traffic)
         return Client(token=token)
     user: Any = getattr(request, "user", None)
     if user is not None and user.is_authenticated and user.is_active:

@@ -12,6 +12,13 @@ from django.utils import timezone
 
 from tiercare.fhir.mapping import all_mappers
 
+#: FHIR Bulk Data ``$export`` (Bulk Data Access IG v2, ``fhir.export_views``): the system
+#: level operation and the Group level one, each under its OperationDefinition's canonical
+EXPORT = {"name": "export",
+          "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"}
+GROUP_EXPORT = {"name": "export",
+                "definition": "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export"}
+
 
 def _version() -> str:
     try:
@@ -39,6 +46,8 @@ def statement(base_url: str) -> dict[str, Any]:
         }
         if mapper.includes:
             entry["searchInclude"] = sorted(mapper.includes)
+        if mapper.resource_type == "Group":  # Group/[id]/$export
+            entry["operation"] = [GROUP_EXPORT]
         resources.append(entry)
     return {
         "resourceType": "CapabilityStatement",
@@ -66,6 +75,7 @@ def statement(base_url: str) -> dict[str, Any]:
                 {"name": "_sort", "type": "string"},
                 {"name": "_total", "type": "token"},
             ],
+            "operation": [EXPORT],  # $export (Bulk Data Access IG v2)
         }],
         "language": settings.LANGUAGE_CODE,
     }

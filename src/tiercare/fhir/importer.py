@@ -34,6 +34,7 @@ from tqdm import tqdm
 from tiercare.fhir import bundles
 from tiercare.fhir.auth import Client
 from tiercare.fhir.errors import FhirError
+from tiercare.fhir.mapping import mapper_for
 from tiercare.fhir.models import ApiToken
 
 #: order of loading (references point from later to earlier types)
@@ -52,17 +53,22 @@ class FhirImportReport:
     created: int = 0
     updated: int = 0
     rejected: int = 0
+    skipped: int = 0
     seconds: float = 0.0
     rejects_path: str = ""
     by_type: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
-        total = self.created + self.updated + self.rejected
+        total = self.created + self.updated + self.rejected + self.skipped
         rate = total / self.seconds if self.seconds else 0.0
-        return _("%(total)d resources: %(created)d created, %(updated)d updated or unchanged, "
+        text = _("%(total)d resources: %(created)d created, %(updated)d updated or unchanged, "
                  "%(rejected)d rejected (%(rate).0f resources/s).") % {
             "total": total, "created": self.created, "updated": self.updated,
             "rejected": self.rejected, "rate": rate}
+        if self.skipped:
+            text += " " + _("%(skipped)d resources of types kept in TierCare's own pages "
+                            "(the registry) were skipped.") % {"skipped": self.skipped}
+        return text
 
 
 @dataclass
@@ -196,8 +202,22 @@ def _rewrite(value: Any, resolved: dict[str, str]) -> Any:
     return out
 
 
+def _writable(resource_type: str) -> bool:
+    """Whether the server takes writes of this type; unknown types count as writable, so
+    that they are rejected with the server's reason."""
+    try:
+        return "create" in mapper_for(resource_type).interactions
+    except FhirError:
+        return True
+
+
 def _load(batch: list[tuple[str, int, dict[str, Any]]], client: Client,
           resolved: dict[str, str], report: FhirImportReport, rejects: list[_Reject]) -> None:
+    kept = [item for item in batch if _writable(str(item[2]["resourceType"]))]
+    report.skipped += len(batch) - len(kept)
+    batch = kept
+    if not batch:
+        return
     entries = []
     for _name, _line, resource in batch:
         body = _rewrite({k: v for k, v in resource.items() if k != "id"}, resolved)

@@ -4,9 +4,13 @@ A token belongs to one integrating system (a township HIS, the county hospital's
 insurance bureau), is held to an institution, an alliance or the whole county, and carries
 SMART system scopes (``tiercare.fhir.scopes``). Only a SHA-256 digest of the secret is kept:
 the secret is shown once, by ``tiercare token create``.
+
+Bulk Data ``$export`` jobs (``ExportJob``) belong to the token or the person that asked.
 """
 
 from __future__ import annotations
+
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -55,3 +59,83 @@ class ApiToken(models.Model):
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+
+class ExportJob(models.Model):
+    """One FHIR Bulk Data ``$export`` request (HL7 FHIR Bulk Data Access IG v2): who asked,
+    for what, and where the job stands. The task ``fhir.export.run_export`` writes the NDJSON
+    files under ``DATA_DIR/exports/<id>/``; only the caller that asked (the same token, or
+    the same person) sees the job and its files."""
+
+    class Kind(models.TextChoices):
+        SYSTEM = "system", _("whole system")  # [base]/$export
+        GROUP = "group", _("group")  # [base]/Group/[id]/$export: an alliance's residents
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")  # waiting for the worker
+        RUNNING = "running", _("running")  # the worker is writing the files
+        DONE = "done", _("done")  # the files are ready (the manifest lists them)
+        FAILED = "failed", _("failed")  # the job crashed; ``error`` says why
+        CANCELLED = "cancelled", _("cancelled")  # the caller lost its access before it ran
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="export_jobs", verbose_name=_("token"))
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                             on_delete=models.CASCADE, related_name="+",
+                             verbose_name=_("user"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    group = models.ForeignKey("registry.Alliance", null=True, blank=True,
+                              on_delete=models.CASCADE, related_name="+",
+                              verbose_name=_("group (alliance)"))
+    types = models.JSONField(_("resource types"), default=list)
+    since = models.DateTimeField(_("changed since"), null=True, blank=True)
+    request = models.CharField(_("request"), max_length=2000)
+    language = models.CharField(_("language"), max_length=10)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.QUEUED)
+    progress = models.CharField(_("progress"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    transaction_time = models.DateTimeField(_("transaction time"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    output = models.JSONField(_("output files"), default=list, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("FHIR export")
+        verbose_name_plural = _("FHIR exports")
+        constraints = [
+            # exactly one caller: an integrating system's token or a person
+            models.CheckConstraint(
+                condition=(Q(token__isnull=False, user__isnull=True)
+                           | Q(token__isnull=True, user__isnull=False)),
+                name="export_job_one_caller"),
+            models.CheckConstraint(
+                condition=(Q(kind="system", group__isnull=True)
+                           | Q(kind="group", group__isnull=False)),
+                name="export_job_group_of_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"$export {self.pk} ({self.status})"
+
+
+class ApiTraffic(models.Model):
+    """Requests an integrating system made on one day (China time), and how many were
+    refused (status ≥ 400): the traffic column of the integrating-systems page. Counted in
+    memory and added to the row every few seconds (``fhir.traffic``)."""
+
+    token = models.ForeignKey(ApiToken, on_delete=models.CASCADE, related_name="traffic",
+                              verbose_name=_("API token"))
+    day = models.DateField(_("day"))
+    requests = models.PositiveIntegerField(_("requests"), default=0)
+    errors = models.PositiveIntegerField(_("errors"), default=0)
+
+    class Meta:
+        verbose_name = _("API traffic")
+        verbose_name_plural = _("API traffic")
+        constraints = [models.UniqueConstraint(fields=["token", "day"],
+                                               name="api_traffic_one_row_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.token} {self.day}: {self.requests}"

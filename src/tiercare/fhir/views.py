@@ -14,7 +14,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
 
-from tiercare.fhir import bundles, capability, interactions, structure
+from tiercare.fhir import bundles, capability, interactions, structure, traffic
 from tiercare.fhir.auth import Client, client_for
 from tiercare.fhir.errors import FhirError, outcome
 from tiercare.fhir.interactions import Result
@@ -48,9 +48,13 @@ def fhir_view(handler: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             _negotiate(request)
-            return handler(request, *args, **kwargs)
+            response = handler(request, *args, **kwargs)
         except FhirError as exc:
-            return error_response(exc)
+            response = error_response(exc)
+        token_id = getattr(request, "fhir_token_id", None)
+        if token_id is not None:
+            traffic.count(token_id, response.status_code)
+        return response
 
     view.__name__ = handler.__name__
     view.__doc__ = handler.__doc__
@@ -64,7 +68,7 @@ def _negotiate(request: HttpRequest) -> None:
                         _("This server speaks FHIR JSON only (application/fhir+json)."))
 
 
-def _client(request: HttpRequest) -> Client:
+def client_of(request: HttpRequest) -> Client:
     client = client_for(request)
     if client.user is not None and request.method not in ("GET", "HEAD", "OPTIONS"):
         # a browser session writing: the same CSRF protection as every other form
@@ -161,7 +165,7 @@ def system_level(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         raise FhirError(405, "not-supported", _("Send batch and transaction Bundles with "
                                                 "POST."))
-    client = _client(request)
+    client = client_of(request)
     data = parse_json(_raw(request, settings.TIERCARE_FHIR_MAX_BUNDLE_BYTES))
     return respond(bundles.process(client, data, _base(request), minimal=_minimal(request)))
 
@@ -174,7 +178,7 @@ def type_level(request: HttpRequest, resource_type: str) -> HttpResponse:
     if request.method == "GET":
         return _search(request, resource_type, request.GET)
     if request.method == "POST":
-        client = _client(request)
+        client = client_of(request)
         client.require(resource_type, "create")
         resource = _body(request, resource_type)
         condition = request.headers.get("If-None-Exist")
@@ -183,7 +187,7 @@ def type_level(request: HttpRequest, resource_type: str) -> HttpResponse:
             condition = request.META.get("QUERY_STRING", "")
         return _answer(request, interactions.create(client, mapper, resource, condition))
     if request.method == "PUT" and mapper.conditional_update:
-        client = _client(request)
+        client = client_of(request)
         client.require(resource_type, "update")
         resource = _body(request, resource_type)
         return _answer(request, interactions.conditional_update(
@@ -205,7 +209,7 @@ def search_post(request: HttpRequest, resource_type: str) -> HttpResponse:
 
 
 def _search(request: HttpRequest, resource_type: str, params: QueryDict) -> HttpResponse:
-    client = _client(request)
+    client = client_of(request)
     return respond(interactions.search(client, mapper_for(resource_type), params,
                                        _base(request), strict=_strict(request)))
 
@@ -219,7 +223,7 @@ def _strict(request: HttpRequest) -> bool:
 @fhir_view
 def instance(request: HttpRequest, resource_type: str, resource_id: str) -> HttpResponse:
     mapper = mapper_for(resource_type)
-    client = _client(request)
+    client = client_of(request)
     if request.method == "GET":
         return respond(interactions.read(client, mapper, resource_id).resource)
     if request.method == "PUT" and "update" in mapper.interactions:

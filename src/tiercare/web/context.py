@@ -31,6 +31,7 @@ _NAV: list[tuple[str, Promise, str, Capability]] = [
     ("institutions", _("Institutions"), "web:institution_list", Capability.VIEW_GRID),
     ("grid", _("Grid coverage"), "web:grid_coverage", Capability.VIEW_GRID),
     ("audit", _("Audit log"), "web:audit_log", Capability.VIEW_AUDIT),
+    ("systems", _("Integrating systems"), "web:system_list", Capability.MANAGE_SYSTEMS),
     ("admin", _("Back-office"), "admin:index", Capability.BACK_OFFICE),
 ]
 
@@ -40,6 +41,7 @@ _ACTIVE_PREFIX = {
     "institutions": ("/institutions/",),
     "grid": ("/grid/",),
     "audit": ("/audit/",),
+    "systems": ("/systems/",),
     "admin": ("/admin/",),
 }
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tiercare.web.views import alliances, audit, residents
+from tiercare.web.views import alliances, audit, residents, systems
 from tiercare.web.views.home import home
 
 app_name = "web"
@@ -16,4 +16,6 @@ urlpatterns = [
     path("institutions/<str:code>/", alliances.institution_detail, name="institution_detail"),
     path("grid/", alliances.grid_coverage, name="grid_coverage"),
     path("audit/", audit.audit_log, name="audit_log"),
+    path("systems/", systems.system_list, name="system_list"),
+    path("systems/<int:pk>/", systems.system_detail, name="system_detail"),
 ]

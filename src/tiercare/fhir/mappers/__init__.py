@@ -4,6 +4,7 @@ from tiercare.fhir.mappers import (  # noqa: F401
     condition,
     encounter,
     explanation_of_benefit,
+    group,
     location,
     organization,
     patient,
