@@ -95,7 +95,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.residents, args.queries = 20_000, 50
-    url = use_database(args.residents, args.postgres)
+    use_database(args.residents, args.postgres)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tiercare.settings")
     import django
 
