@@ -30,6 +30,16 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def ensure_database(url: str, residents: int) -> None:
+    """Migrate the database (a PostgreSQL database is created first if missing) and fill it
+    with ``residents`` synthetic residents unless it has them."""
+    if url.startswith("postgres"):
+        server, _sep, name = url.rpartition("/")
+        found = subprocess.run(["psql", f"{server}/postgres", "-Atc",
+                                f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        if not found:
+            subprocess.run(["psql", f"{server}/postgres", "-qc", f'CREATE DATABASE "{name}"'],
+                           check=True)
     env = {**os.environ, "TIERCARE_DATABASE_URL": url}
     check = subprocess.run(
         [sys.executable, "-c",

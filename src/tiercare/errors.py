@@ -21,3 +21,14 @@ class DomainError(ValueError):
     def __str__(self) -> str:
         text = str(self.message)
         return text % self.params if self.params else text
+
+
+class BatchItemError(Exception):
+    """Recording a batch failed at one item: its ``position`` in the batch and the error the
+    one-at-a-time service would have raised for it (a ``ValidationError`` or a
+    :class:`DomainError`). Batches are all or nothing."""
+
+    def __init__(self, position: int, error: Exception) -> None:
+        self.position = position
+        self.error = error
+        super().__init__(f"item {position}: {error}")

@@ -165,3 +165,101 @@ def test_the_base_address_takes_only_post_and_limits_entries(fhir, settings):
     entries = [{"request": {"method": "GET", "url": "Patient"}}] * 3
     assert post(fhir, bundle("batch", *entries)).status_code == 413
     assert post(fhir, bundle("batch", *entries[:2]), "/").status_code == 200
+
+
+# -- many new residents and encounters at once (the batch path of a transaction) ------------
+
+def residents_with_encounters(world, count: int, *, condition: bool = True) -> dict:
+    """``count`` new residents of one village, each with a first encounter referring to
+    the resident's entry."""
+    import datetime as dt
+
+    from tiercare.kernel import idnumber
+
+    entries = []
+    for n in range(count):
+        birth = dt.date(1950, 1, 1) + dt.timedelta(days=n)
+        number = idnumber.make("110105", birth, 2 * n + 1)
+        patient = new_patient(number, gender="male", birthDate=birth.isoformat(),
+                              name=[{"text": f"王{'一二三四五六七八九十'[n % 10]}"}])
+        request = {"method": "POST", "url": "Patient"}
+        if condition:
+            request["ifNoneExist"] = f"identifier={ID_SYSTEM}|{number}"
+        entries.append({"fullUrl": f"urn:uuid:p{n}", "resource": patient, "request": request})
+        encounter = new_encounter(world, f"MZ-MANY-{n}")
+        encounter["subject"] = {"reference": f"urn:uuid:p{n}"}
+        entries.append({"fullUrl": f"urn:uuid:e{n}", "resource": encounter, "request": {
+            "method": "PUT", "url": f"Encounter?identifier={HIS_SYSTEM}|MZ-MANY-{n}"}})
+    return bundle("transaction", *entries)
+
+
+def test_many_new_residents_get_consecutive_record_numbers_and_audit_events(world, fhir):
+    from tiercare.accounts.models import AuditEvent
+
+    response = post(fhir, residents_with_encounters(world, 6))
+    assert response.status_code == 200, response.content
+    statuses = [e["response"]["status"] for e in response.json()["entry"]]
+    assert statuses == ["201 Created"] * 12
+    patients = list(Patient.objects.filter(id_number__startswith="110105").order_by("pk"))
+    numbers = [int(p.health_record_no[12:]) for p in patients]
+    assert numbers == list(range(numbers[0], numbers[0] + 6))
+    assert {p.name_initials for p in patients} == {"wy", "we", "ws", "ww", "wl"}
+    for patient in patients:
+        encounter = Encounter.objects.get(patient=patient)
+        assert encounter.diagnoses.count() == 1
+        assert AuditEvent.objects.filter(action="create", patient_id=patient.pk,
+                                         username__startswith="token:").count() == 2
+
+
+def test_a_bad_resident_in_the_middle_fails_the_whole_transaction_naming_it(world, fhir):
+    body = residents_with_encounters(world, 4)
+    body["entry"][4]["resource"]["birthDate"] = "1990-01-01"  # contradicts the ID number
+    response = post(fhir, body)
+    assert response.status_code == 422
+    assert response.json()["issue"][0]["diagnostics"].startswith("第 5 个条目（POST Patient）")
+    assert not Patient.objects.filter(id_number__startswith="110105").exists()
+    assert not Encounter.objects.filter(source_id__startswith="MZ-MANY-").exists()
+
+
+def test_the_same_new_resident_twice_in_one_transaction(world, fhir):
+    body = residents_with_encounters(world, 2)
+    body["entry"][2]["resource"] = body["entry"][0]["resource"]
+    body["entry"][2]["request"] = body["entry"][0]["request"]
+    answer = post(fhir, body).json()
+    assert answer["entry"][2]["response"]["status"] == "200 OK"
+    assert answer["entry"][2]["resource"]["id"] == answer["entry"][0]["resource"]["id"]
+    plain = residents_with_encounters(world, 2, condition=False)
+    plain["entry"][2]["resource"] = plain["entry"][0]["resource"]
+    assert post(fhir, plain).status_code == 409
+
+
+def test_a_known_resident_and_a_known_encounter_in_a_batch_run_are_matched(world, fhir):
+    first = post(fhir, residents_with_encounters(world, 3)).json()
+    again = post(fhir, residents_with_encounters(world, 3)).json()
+    assert [e["response"]["status"][:3] for e in again["entry"]] == ["200"] * 6
+    assert [e["resource"]["id"] for e in again["entry"]] == \
+        [e["resource"]["id"] for e in first["entry"]]
+    assert Encounter.objects.filter(source_id__startswith="MZ-MANY-").count() == 3
+
+
+def test_a_settlement_waiting_for_a_new_encounter_is_linked(world, fhir):
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from tiercare.encounters.models import Settlement
+
+    body = residents_with_encounters(world, 2)
+    post(fhir, bundle("transaction", body["entry"][0]))
+    patient = Patient.objects.get(id_number=body["entry"][0]["resource"]["identifier"][0][
+        "value"])
+    waiting = Settlement.objects.create(
+        patient=patient, scheme="resident", in_county=True, institution=world.township,
+        institution_name=world.township.name, institution_level="township",
+        division_code=world.township.division_code, encounter_class="outpatient",
+        start_date=timezone.localdate(), diagnosis="I10", total=Decimal("85.50"),
+        fund_paid=Decimal("40.00"), self_paid=Decimal("45.50"), source_system="bureau",
+        source_id="S-1", encounter_ref="MZ-MANY-0")
+    assert post(fhir, body).status_code == 200
+    waiting.refresh_from_db()
+    assert waiting.encounter == Encounter.objects.get(source_id="MZ-MANY-0")

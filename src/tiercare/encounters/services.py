@@ -25,6 +25,7 @@ from tiercare.accounts import audit
 from tiercare.accounts.models import AuditEvent, User
 from tiercare.encounters import rules
 from tiercare.encounters.models import Diagnosis, Encounter, Settlement
+from tiercare.errors import BatchItemError, DomainError
 from tiercare.kernel import divisions, icd10
 from tiercare.kernel.errors import KernelError
 from tiercare.patients.models import Patient, Scheme
@@ -187,8 +188,11 @@ def _diagnosis(code: str, field_name: str, errors: _Errors) -> str:
         return code
 
 
-def _active_patient(patient_id: int, errors: _Errors) -> Patient | None:
-    patient = Patient.objects.filter(pk=patient_id).first()
+def _active_patient(patient_id: int, errors: _Errors,
+                    known: dict[int, Patient] | None = None) -> Patient | None:
+    """The resident (from ``known`` when given: a batch reads its residents at once)."""
+    patient = (known.get(patient_id) if known is not None
+               else Patient.objects.filter(pk=patient_id).first())
     if patient is None:
         errors.add("patient", _("No resident with id %(id)s.") % {"id": patient_id},
                    "unknown_resident")
@@ -227,9 +231,10 @@ def _encounter_class(value: str | None, errors: _Errors) -> str | None:
     return klass
 
 
-def _validate_encounter(data: EncounterInput) -> tuple[Patient, str, list[str]]:
+def _validate_encounter(data: EncounterInput, patients: dict[int, Patient] | None = None,
+                        ) -> tuple[Patient, str, list[str]]:
     errors = _Errors()
-    patient = _active_patient(data.patient_id, errors)
+    patient = _active_patient(data.patient_id, errors, patients)
     klass = _encounter_class(data.encounter_class, errors)
     institution = lookups.institution(data.institution_id)
     if institution is None:
@@ -268,16 +273,16 @@ def _validate_encounter(data: EncounterInput) -> tuple[Patient, str, list[str]]:
     return patient, klass, [primary, *secondary]
 
 
-def save_encounter(data: EncounterInput, *, user: User | None = None) -> Recorded:
-    """Record an encounter; see :func:`record_encounter`. Also says what happened."""
-    patient, klass, codes = _validate_encounter(data)
+def _encounter_values(data: EncounterInput, patient: Patient, klass: str,
+                      codes: list[str]) -> dict[str, Any]:
+    """The row of a validated encounter, with the digest of its content."""
     primary, secondary = codes[0], codes[1:]
     money = [m.quantize(CENT) for m in (data.total, data.drugs, data.consumables,
                                         data.examinations, data.services, data.insurance_paid)]
     digest = encounter_digest(patient.pk, klass, data.institution_id, data.department_id,
                               data.practitioner_id, data.start, data.end, primary, secondary,
                               money)
-    values: dict[str, Any] = {
+    return {
         "patient_id": patient.pk, "encounter_class": klass,
         "institution_id": data.institution_id, "department_id": data.department_id,
         "practitioner_id": data.practitioner_id, "start": data.start, "end": data.end,
@@ -285,6 +290,14 @@ def save_encounter(data: EncounterInput, *, user: User | None = None) -> Recorde
         "consumables": money[2], "examinations": money[3], "services": money[4],
         "insurance_paid": money[5], "source_hash": digest,
     }
+
+
+def save_encounter(data: EncounterInput, *, user: User | None = None) -> Recorded:
+    """Record an encounter; see :func:`record_encounter`. Also says what happened."""
+    patient, klass, codes = _validate_encounter(data)
+    primary, secondary = codes[0], codes[1:]
+    values = _encounter_values(data, patient, klass, codes)
+    digest = values["source_hash"]
     with transaction.atomic():
         existing = (Encounter.objects.select_for_update()
                     .filter(source_system=data.source_system, source_id=data.source_id).first())
@@ -327,6 +340,63 @@ def keep_diagnoses(encounter: Encounter, codes: list[str], *, new: bool) -> None
     Diagnosis.objects.bulk_update(changed, ["code"])
     Diagnosis.objects.bulk_create([Diagnosis(encounter=encounter, rank=rank, code=code)
                                    for rank, code in wanted.items() if rank not in stored])
+
+
+@transaction.atomic
+def record_new_encounters(inputs: list[EncounterInput], *,
+                          user: User | None = None) -> list[Encounter]:
+    """Record many encounters that are not stored yet, with exactly the checks of
+    :func:`save_encounter` (one CREATE audit event each, waiting settlements linked), in a
+    constant number of queries per batch: a FHIR transaction Bundle of a HIS's new
+    encounters. All or nothing: the first refused item raises ``BatchItemError`` with its
+    position; an encounter already stored under its source is refused (409), as a plain
+    create is (update it one at a time)."""
+    patients = {p.pk: p for p in Patient.objects.filter(
+        pk__in={data.patient_id for data in inputs})}
+    rows: list[Encounter] = []
+    secondary: list[list[str]] = []
+    sources: dict[tuple[str, str], int] = {}
+    for position, data in enumerate(inputs):
+        try:
+            patient, klass, codes = _validate_encounter(data, patients)
+        except ValidationError as exc:
+            raise BatchItemError(position, exc) from exc
+        key = (data.source_system, data.source_id)
+        if sources.setdefault(key, position) != position:
+            raise BatchItemError(position, ValidationError({"source_id": [
+                _("The batch holds this source id twice (items %(first)d and %(again)d).")
+                % {"first": sources[key] + 1, "again": position + 1}]}))
+        rows.append(Encounter(source_system=data.source_system, source_id=data.source_id,
+                              **_encounter_values(data, patient, klass, codes)))
+        secondary.append(codes[1:])
+    ids = sorted({source_id for _system, source_id in sources})
+    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+        for system, source_id in Encounter.objects.filter(source_id__in=chunk).values_list(
+                "source_system", "source_id"):
+            clash = sources.get((system, source_id))
+            if clash is not None:
+                raise BatchItemError(clash, DomainError(
+                    "encounter.duplicate",
+                    _("An encounter from %(system)s with source id %(id)s is stored already.")
+                    % {"system": system, "id": source_id}))
+    Encounter.objects.bulk_create(rows)
+    Diagnosis.objects.bulk_create([Diagnosis(encounter=encounter, rank=rank, code=code)
+                                   for encounter, codes in zip(rows, secondary, strict=True)
+                                   for rank, code in enumerate(codes, start=1)])
+    by_source = {(e.source_id, e.patient_id): e for e in rows}
+    for chunk in (ids[i:i + 500] for i in range(0, len(ids), 500)):
+        for settlement in Settlement.objects.filter(encounter__isnull=True,
+                                                    encounter_ref__in=chunk):
+            encounter = by_source.get((settlement.encounter_ref, settlement.patient_id))
+            if encounter is not None and settlement.institution_id in (
+                    None, encounter.institution_id):
+                Settlement.objects.filter(pk=settlement.pk).update(encounter_id=encounter.pk)
+    for encounter in rows:
+        audit.record(AuditEvent.Action.CREATE, user=user, object_type=ENCOUNTER_TYPE,
+                     object_id=encounter.pk, patient_id=encounter.patient_id,
+                     summary=f"{encounter.source_system}:{encounter.source_id} "
+                             f"{encounter.encounter_class} {encounter.primary_diagnosis}")
+    return rows
 
 
 def record_encounter(data: EncounterInput, *, user: User | None = None) -> Encounter:

@@ -26,11 +26,12 @@ from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from tiercare.accounts import audit
+from tiercare.errors import BatchItemError
 from tiercare.fhir import interactions, query, structure
 from tiercare.fhir.auth import Client
 from tiercare.fhir.errors import FhirError, Issue, outcome
 from tiercare.fhir.interactions import Result
-from tiercare.fhir.mapping import mapper_for
+from tiercare.fhir.mapping import Write, mapper_for
 from tiercare.registry import lookups
 
 #: order of the interactions in a transaction (FHIR R4 §3.1.0.11.2)
@@ -218,17 +219,84 @@ def _transaction(client: Client, entries: list[Entry], base: str,
     responses: list[dict[str, Any] | None] = [None] * len(entries)
     resolved: dict[str, str] = {}
     with transaction.atomic(), audit.buffered(), lookups.remembered():
-        for entry in _ordered(entries, by_url):
-            try:
-                if entry.resource is not None:
-                    entry.resource = _rewrite(entry.resource, resolved, client)
-                result = _run(client, entry, base)
-            except FhirError as exc:
-                raise _at(entry.index, exc, entry) from None
-            if isinstance(result, Result) and entry.full_url and result.location:
-                resolved[entry.full_url] = result.location
-            responses[entry.index] = _response(result, minimal)
+        for run in _runs(_ordered(entries, by_url)):
+            results = _write_run(client, run, resolved, base) if len(run) > 1 else [None]
+            for entry, done in zip(run, results, strict=True):
+                result: Result | dict[str, Any]
+                try:
+                    if done is not None:
+                        result = done
+                    else:
+                        if entry.resource is not None:
+                            entry.resource = _rewrite(entry.resource, resolved, client)
+                        result = _run(client, entry, base)
+                except FhirError as exc:
+                    raise _at(entry.index, exc, entry) from None
+                if isinstance(result, Result) and entry.full_url and result.location:
+                    resolved[entry.full_url] = result.location
+                responses[entry.index] = _response(result, minimal)
     return [r for r in responses if r is not None]
+
+
+def _kind(entry: Entry) -> tuple[str, str] | None:
+    """(resource type, method) of a write that may go in a batch: a create at the type's
+    address or a conditional update (``PUT Type?…``)."""
+    path, _sep, conditions = entry.url.partition("?")
+    if "/" in path.strip("/") or entry.resource is None:
+        return None
+    if entry.method == "POST" or (entry.method == "PUT" and conditions):
+        return path.strip("/"), entry.method
+    return None
+
+
+def _runs(order: list[Entry]) -> list[list[Entry]]:
+    """The ordered entries cut into runs of consecutive writes of one type and method that
+    do not refer to each other (a HIS's new residents, then their encounters); every other
+    entry is a run of its own."""
+    runs: list[list[Entry]] = []
+    for entry in order:
+        kind = _kind(entry)
+        last = runs[-1] if runs else []
+        if (kind is not None and last and _kind(last[0]) == kind
+                and not entry.needs & {e.full_url for e in last if e.full_url}):
+            last.append(entry)
+        else:
+            runs.append([entry])
+    return runs
+
+
+def _write_run(client: Client, run: list[Entry], resolved: dict[str, str],
+               base: str) -> list[Result | None]:
+    """A run through its mapper's ``write_many`` (one registration for all the new
+    residents …); an item it leaves (``None``) is done the ordinary way by the caller."""
+    kind = _kind(run[0])
+    assert kind is not None
+    mapper = mapper_for(kind[0])
+    client.require(mapper.resource_type, "create")
+    if kind[1] == "PUT":
+        client.require(mapper.resource_type, "update")
+    writes: list[Write] = []
+    for entry in run:
+        try:
+            entry.resource = _rewrite(entry.resource, resolved, client)
+            resource = structure.checked(entry.resource, mapper.resource_type)
+        except FhirError as exc:
+            raise _at(entry.index, exc, entry) from None
+        condition = (entry.url.partition("?")[2] if entry.method == "PUT"
+                     else entry.if_none_exist)
+        writes.append(Write(resource, condition or None, entry.method == "PUT"))
+    try:
+        with audit.acting_as(client.audit_username):
+            answers = mapper.write_many(writes, client)
+    except BatchItemError as exc:
+        error = exc.error if isinstance(exc.error, FhirError) else FhirError(
+            422, "invalid", str(exc.error))
+        raise _at(run[exc.position].index, error, run[exc.position]) from None
+    if answers is None:
+        return [None] * len(run)
+    return [None if answer is None else Result(
+        answer[0], mapper, client, answer[1],
+        f"{mapper.resource_type}/{mapper.id_of(answer[1])}") for answer in answers]
 
 
 def _ordered(entries: list[Entry], by_url: dict[str, Entry]) -> list[Entry]:

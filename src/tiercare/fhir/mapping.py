@@ -48,6 +48,17 @@ class Include:
     ids: Callable[[Any], Iterable[str]]
 
 
+@dataclass(frozen=True)
+class Write:
+    """One write of a transaction handed to ``write_many``: the (structurally checked)
+    resource and its condition — the ``If-None-Exist`` of a create, or the search of a
+    conditional update (``conditional_update``)."""
+
+    resource: dict[str, Any]
+    condition: str | None
+    conditional_update: bool = False
+
+
 class ResourceMapper:
     """Maps one FHIR resource type onto a model. Subclasses set the class attributes and
     implement ``to_resource`` (and ``create``/``update`` when they declare them).
@@ -138,6 +149,15 @@ class ResourceMapper:
     def update(self, obj: Any, resource: dict[str, Any], client: Client) -> Any:
         raise FhirError(405, "not-supported", _("%(type)s cannot be changed here."),
                         type=self.resource_type)
+
+    def write_many(self, writes: list[Write],
+                   client: Client) -> list[tuple[int, Any] | None] | None:
+        """Many writes of one transaction at once, with the outcome each would have one at a
+        time: ``(201, record)`` created, ``(200, record)`` the existing match of a
+        condition, ``None`` for an item to be done the ordinary way. ``None`` altogether:
+        this mapper has no batch path for these writes. A refused item raises
+        ``tiercare.errors.BatchItemError`` with its position and a ``FhirError``."""
+        return None
 
     def audit_read(self, objs: list[Any], client: Client, *, search: str = "") -> None:
         """Record the reads that the audit trail must hold (residents' records)."""

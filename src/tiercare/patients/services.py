@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tiercare.accounts import audit
 from tiercare.accounts.models import AuditEvent, User
+from tiercare.errors import BatchItemError
 from tiercare.kernel.errors import KernelError
 from tiercare.patients import rules, statuses
 from tiercare.patients.access import can_view, scope_parts
@@ -242,17 +243,23 @@ def _village_max_serial(village_code: str) -> int:
 
 
 def allocate_health_record_number(village_code: str) -> str:
-    """The next health record number of a village (rules.md §10), race-free: one atomic
-    ``UPDATE … SET last_serial = last_serial + 1 … RETURNING`` on the village's counter row,
-    whose row lock is held until the registering transaction ends, so concurrent
-    registrations queue and never get the same serial. A village's first registration
-    creates the row (``INSERT … ON CONFLICT DO NOTHING``, seeded with the highest serial in
-    use) and increments it. Must run inside the caller's transaction."""
+    """The next health record number of a village (rules.md §10); see
+    :func:`allocate_health_record_numbers`."""
+    return allocate_health_record_numbers(village_code, 1)[0]
+
+
+def allocate_health_record_numbers(village_code: str, count: int) -> list[str]:
+    """The next ``count`` health record numbers of a village (rules.md §10), race-free: one
+    atomic ``UPDATE … SET last_serial = last_serial + count … RETURNING`` on the village's
+    counter row, whose row lock is held until the registering transaction ends, so
+    concurrent registrations queue and never get the same serial. A village's first
+    registration creates the row (``INSERT … ON CONFLICT DO NOTHING``, seeded with the
+    highest serial in use). Must run inside the caller's transaction."""
     table = connection.ops.quote_name(HealthRecordCounter._meta.db_table)
-    sql = (f"UPDATE {table} SET last_serial = last_serial + 1 WHERE village_code = %s "
+    sql = (f"UPDATE {table} SET last_serial = last_serial + %s WHERE village_code = %s "
            "RETURNING last_serial")
     with connection.cursor() as cursor:
-        cursor.execute(sql, [village_code])
+        cursor.execute(sql, [count, village_code])
         row = cursor.fetchone()
         if row is None:
             HealthRecordCounter.objects.bulk_create(
@@ -260,9 +267,11 @@ def allocate_health_record_number(village_code: str) -> str:
                                      last_serial=_village_max_serial(village_code))],
                 ignore_conflicts=True,
             )
-            cursor.execute(sql, [village_code])
+            cursor.execute(sql, [count, village_code])
             row = cursor.fetchone()
-    return rules.build_health_record_number(village_code, int(row[0]))
+    last = int(row[0])
+    return [rules.build_health_record_number(village_code, serial)
+            for serial in range(last - count + 1, last + 1)]
 
 
 def _resync_counter(village_code: str) -> None:
@@ -319,6 +328,85 @@ def register_patient(data: PatientInput, *, user: User | None = None) -> Patient
                    changes={f: {"to": _audit_value(f, v)} for f, v in values.items() if v})
     find_probable_matches(patient)
     return patient
+
+
+@transaction.atomic
+def register_patients(inputs: list[PatientInput], *,
+                      user: User | None = None) -> list[Patient]:
+    """Register many residents in one go with exactly the rules of :func:`register_patient`
+    (validation, exact-match refusal, health record numbers, initials, probable matches,
+    one CREATE audit event each), in a constant number of queries per batch instead of per
+    resident: a FHIR transaction Bundle of a HIS's new residents. All or nothing: the first
+    refused item raises :class:`BatchItemError` with its position and the rows are not
+    written."""
+    validated: list[PatientInput] = []
+    for position, data in enumerate(inputs):
+        try:
+            validated.append(_validate(data))
+        except ValidationError as exc:
+            raise BatchItemError(position, exc) from exc
+    documents: dict[tuple[str, str], int] = {}
+    for position, data in enumerate(validated):
+        if data.id_number:
+            first = documents.setdefault((data.id_type, data.id_number), position)
+            if first != position:
+                raise BatchItemError(position, PatientConflict(
+                    "patient.duplicate", _("The batch registers this identity document twice "
+                                           "(items %(first)d and %(again)d)."),
+                    first=first + 1, again=position + 1))
+    numbers = sorted({number for _kind, number in documents})
+    for chunk in (numbers[i:i + 500] for i in range(0, len(numbers), 500)):
+        for existing in Patient.objects.filter(id_number__in=chunk, is_active=True):
+            clash = documents.get((existing.id_type, existing.id_number))
+            if clash is not None:
+                raise BatchItemError(clash, _duplicate_error(existing))
+    by_village: dict[str, list[int]] = defaultdict(list)
+    for position, data in enumerate(validated):
+        by_village[data.address_code].append(position)
+    patients: list[Patient | None] = [None] * len(validated)
+    for village, positions in by_village.items():
+        allocated = allocate_health_record_numbers(village, len(positions))
+        for position, number in zip(positions, allocated, strict=True):
+            data = validated[position]
+            initials, initials_alt = _initials(data.name)
+            patients[position] = Patient(
+                health_record_no=number, name_initials=initials, name_initials_alt=initials_alt,
+                **{f.name: getattr(data, f.name) for f in fields(PatientInput)})
+    stored = [p for p in patients if p is not None]
+    try:
+        with transaction.atomic():
+            Patient.objects.bulk_create(stored)
+    except IntegrityError:  # a bulk loader wrote serials past a counter: resync, allocate again
+        for village, positions in by_village.items():
+            _resync_counter(village)
+            for position, number in zip(positions, allocate_health_record_numbers(
+                    village, len(positions)), strict=True):
+                stored[position].health_record_no = number
+        Patient.objects.bulk_create(stored)
+    for patient, data in zip(stored, validated, strict=True):
+        _audit_patient(AuditEvent.Action.CREATE, patient, user=user, changes={
+            f.name: {"to": _audit_value(f.name, getattr(data, f.name))}
+            for f in fields(PatientInput) if getattr(data, f.name)})
+    _probable_matches_of(stored)
+    return stored
+
+
+def _probable_matches_of(patients: list[Patient]) -> None:
+    """:func:`find_probable_matches` for many new residents, reading the residents who share
+    their names once."""
+    wanted = {(p.name, p.birth_date, p.sex) for p in patients}
+    names = sorted({name for name, _birth, _sex in wanted})
+    others: dict[tuple[str, date, str], list[Patient]] = defaultdict(list)
+    for chunk in (names[i:i + 500] for i in range(0, len(names), 500)):
+        for other in Patient.objects.filter(name__in=chunk, is_active=True):
+            key = (other.name, other.birth_date, other.sex)
+            if key in wanted:
+                others[key].append(other)
+    for patient in patients:
+        candidates = [o for o in others[(patient.name, patient.birth_date, patient.sex)]
+                      if o.pk != patient.pk]
+        if candidates:
+            find_probable_matches(patient)
 
 
 @transaction.atomic

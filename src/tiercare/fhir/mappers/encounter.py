@@ -30,6 +30,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -37,6 +38,7 @@ from tiercare.accounts import audit
 from tiercare.encounters import rules as encounter_rules
 from tiercare.encounters import services
 from tiercare.encounters.models import Encounter
+from tiercare.errors import BatchItemError
 from tiercare.fhir import query
 from tiercare.fhir.auth import Client
 from tiercare.fhir.errors import FhirError, validation_error
@@ -47,6 +49,7 @@ from tiercare.fhir.mapping import (
     NOTHING,
     Include,
     ResourceMapper,
+    Write,
     mapper_for,
     reference_filter,
     referenced,
@@ -210,6 +213,18 @@ def _diagnoses(resource: dict[str, Any], client: Client) -> list[str]:
         raise FhirError(422, "required", _("An encounter needs at least its primary diagnosis "
                                            "(Encounter.diagnosis)."), ["Encounter.diagnosis"])
     return codes
+
+
+def _identifier_condition(condition: str) -> tuple[str, str] | None:
+    """(source system, source id) of a condition that is exactly
+    ``identifier=<system>|<value>``, else ``None``."""
+    params = QueryDict(condition.lstrip("?"))
+    if list(params) != ["identifier"] or len(params.getlist("identifier")) != 1:
+        return None
+    token = parse_token(params["identifier"])
+    if not token.system or not token.code or "," in params["identifier"]:
+        return None
+    return source_system_of(token.system), token.code
 
 
 @register
@@ -376,6 +391,42 @@ class EncounterMapper(ResourceMapper):
                                                 "change it with PUT, or push with "
                                                 "If-None-Exist."), id=stored[0])
         return self._save(data, client)
+
+    def write_many(self, writes: list[Write],
+                   client: Client) -> list[tuple[int, Any] | None] | None:
+        """New encounters of a transaction (creates, or conditional creates/updates on the
+        sender's identifier that match nothing) in one batch
+        (``services.record_new_encounters``); those that match a stored encounter go one by
+        one (an update, or the match itself)."""
+        keys: list[tuple[str, str] | None] = []
+        for write in writes:
+            key = _identifier_condition(write.condition) if write.condition else None
+            if write.condition and key is None:
+                return None
+            keys.append(key)
+        known: set[tuple[str, str]] = set()
+        wanted = sorted({source_id for key in keys if key for _system, source_id in [key]})
+        for chunk in (wanted[i:i + 500] for i in range(0, len(wanted), 500)):
+            known.update(self.queryset(client).filter(source_id__in=chunk).values_list(
+                "source_system", "source_id"))
+        fresh = [position for position, key in enumerate(keys) if key not in known]
+        inputs = []
+        for position in fresh:
+            try:
+                inputs.append(self._input(writes[position].resource, client))
+            except FhirError as exc:
+                raise BatchItemError(position, exc) from exc
+        try:
+            created = services.record_new_encounters(inputs, user=client.audit_user)
+        except BatchItemError as exc:
+            error = exc.error
+            fhir = (validation_error(error, FIELD_PATHS) if isinstance(error, ValidationError)
+                    else FhirError(409, "duplicate", str(error)))
+            raise BatchItemError(fresh[exc.position], fhir) from exc
+        answers: list[tuple[int, Any] | None] = [None] * len(writes)
+        for position, encounter in zip(fresh, created, strict=True):
+            answers[position] = (201, encounter)
+        return answers
 
     def update(self, obj: Any, resource: dict[str, Any], client: Client) -> Any:
         e: Encounter = obj

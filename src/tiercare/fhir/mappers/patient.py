@@ -18,13 +18,15 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from tiercare.accounts import audit
 from tiercare.accounts.models import AuditEvent
+from tiercare.errors import BatchItemError
 from tiercare.fhir.auth import Client
 from tiercare.fhir.errors import FhirError, validation_error
-from tiercare.fhir.mapping import BASE_URI, ID_NUMBER_SYSTEM, ResourceMapper, register
+from tiercare.fhir.mapping import BASE_URI, ID_NUMBER_SYSTEM, ResourceMapper, Write, register
 from tiercare.fhir.search import SearchParam, date_q, parse_date, parse_token, string_q
 from tiercare.patients import access, rules, services
 from tiercare.patients.errors import PatientConflict
@@ -252,16 +254,74 @@ class PatientMapper(ResourceMapper):
             values["deceased_date"] = _full_date(deceased, "Patient.deceasedDateTime")
         return values
 
-    def create(self, resource: dict[str, Any], client: Client) -> Any:
+    def _new(self, resource: dict[str, Any]) -> services.PatientInput:
+        """The registration input of a new resident (the village code is required)."""
         values = self._input(resource)
         if not values.get("address_code"):
             raise FhirError(422, "required",
                             _("The address needs the 12-digit village code in the extension "
                               "%(url)s."), ["Patient.address[0].extension"],
                             url=DIVISION_CODE_URL)
+        return services.PatientInput(**values)
+
+    def create(self, resource: dict[str, Any], client: Client) -> Any:
+        data = self._new(resource)
         with _domain_errors():
-            return services.register_patient(services.PatientInput(**values),
-                                             user=client.audit_user)
+            return services.register_patient(data, user=client.audit_user)
+
+    def write_many(self, writes: list[Write],
+                   client: Client) -> list[tuple[int, Any] | None] | None:
+        """New residents of a transaction (creates, with or without ``If-None-Exist`` on the
+        ID number) in one registration (``services.register_patients``); other shapes go
+        one by one."""
+        if any(w.conditional_update for w in writes):
+            return None
+        numbers: list[str | None] = []
+        for write in writes:
+            number = _id_number_condition(write.condition) if write.condition else None
+            if write.condition and number is None:
+                return None
+            numbers.append(number)
+        variants = {v: n for n in numbers if n for v in services.id_number_variants(n)}
+        matches: dict[str, list[Patient]] = {}
+        if variants:
+            for p in self.queryset(client).filter(id_type=IdentifierType.ID_CARD,
+                                                  id_number__in=list(variants)):
+                matches.setdefault(variants[p.id_number], []).append(p)
+        answers: list[tuple[int, Any] | None] = [None] * len(writes)
+        fresh: list[int] = []
+        first_of: dict[str, int] = {}
+        for position, number in enumerate(numbers):
+            if number is not None and number in matches:
+                if len(matches[number]) > 1:
+                    raise BatchItemError(position, FhirError(
+                        412, "multiple-matches", _("If-None-Exist matches %(count)d records; "
+                                                   "make it specific."),
+                        count=len(matches[number])))
+                answers[position] = (200, matches[number][0])
+            elif number is not None and number in first_of:
+                continue  # the same resident again: answered with the first one below
+            else:
+                if number is not None:
+                    first_of[number] = position
+                fresh.append(position)
+        self.audit_read([answer[1] for answer in answers if answer is not None], client)
+        inputs = []
+        for position in fresh:
+            try:
+                inputs.append(self._new(writes[position].resource))
+            except FhirError as exc:
+                raise BatchItemError(position, exc) from exc
+        try:
+            created = services.register_patients(inputs, user=client.audit_user)
+        except BatchItemError as exc:
+            raise BatchItemError(fresh[exc.position], _as_fhir(exc.error)) from exc
+        for position, patient in zip(fresh, created, strict=True):
+            answers[position] = (201, patient)
+        for position, number in enumerate(numbers):
+            if answers[position] is None and number is not None:
+                answers[position] = (200, answers[first_of[number]][1])  # type: ignore[index]
+        return answers
 
     def update(self, obj: Any, resource: dict[str, Any], client: Client) -> Any:
         values = self._input(resource)
@@ -271,15 +331,36 @@ class PatientMapper(ResourceMapper):
             return services.update_patient(obj, values, user=client.audit_user)
 
 
-@contextmanager
-def _domain_errors() -> Iterator[None]:
-    """The services' refusals as FHIR errors: field errors → 422 with one issue per message
+def _as_fhir(exc: Exception) -> FhirError:
+    """A service's refusal as a FHIR error: field errors → 422 with one issue per message
     and its place in the resource; a conflict with the records (a duplicate ID number, a
     merged record) → 409."""
+    if isinstance(exc, ValidationError):
+        return validation_error(exc, FIELD_PATHS)
+    if isinstance(exc, PatientConflict):
+        code = "duplicate" if exc.code == "patient.duplicate" else "conflict"
+        return FhirError(409, code, str(exc))
+    if isinstance(exc, FhirError):
+        return exc
+    raise exc
+
+
+@contextmanager
+def _domain_errors() -> Iterator[None]:
     try:
         yield
-    except ValidationError as exc:
-        raise validation_error(exc, FIELD_PATHS) from exc
-    except PatientConflict as exc:
-        code = "duplicate" if exc.code == "patient.duplicate" else "conflict"
-        raise FhirError(409, code, str(exc)) from exc
+    except (ValidationError, PatientConflict) as exc:
+        raise _as_fhir(exc) from exc
+
+
+def _id_number_condition(condition: str) -> str | None:
+    """The ID number of a condition that is exactly ``identifier=<ID number system>|<n>``
+    (what a HIS sends with a new resident), else ``None``."""
+    params = QueryDict(condition.lstrip("?"))
+    if list(params) != ["identifier"] or len(params.getlist("identifier")) != 1:
+        return None
+    token = parse_token(params["identifier"])
+    code = (token.code or "").strip().upper()
+    if token.system != ID_NUMBER_SYSTEM or not code or "," in code:
+        return None
+    return code
