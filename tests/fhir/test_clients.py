@@ -102,3 +102,21 @@ def test_fhirpy_pushes_an_encounter_with_a_transaction_twice_storing_it_once(fhi
     assert first["entry"][0]["response"]["status"] == "201 Created"
     assert again["entry"][0]["response"]["status"] == "200 OK"
     assert Encounter.objects.filter(source_id="MZ-FHIRPY-1").count() == 1
+
+
+def test_fhirpy_a_transaction_that_fails_half_way_leaves_nothing_behind(fhirpy, world):
+    from fhirpy.base.exceptions import OperationOutcome
+
+    good = new_patient()
+    bad = new_encounter(world, "MZ-FHIRPY-2", period={"start": "2099-01-01"})
+    bad["subject"] = {"reference": "urn:uuid:new-resident"}
+    transaction = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"fullUrl": "urn:uuid:new-resident", "resource": good,
+         "request": {"method": "POST", "url": "Patient"}},
+        {"resource": bad, "request": {"method": "POST", "url": "Encounter"}},
+    ]}
+    with pytest.raises(OperationOutcome) as refused:
+        fhirpy.execute("", method="post", data=transaction)
+    assert "Encounter" in str(refused.value)
+    assert not Patient.objects.filter(id_number="11010519491231002X").exists()
+    assert not Encounter.objects.filter(source_id="MZ-FHIRPY-2").exists()
