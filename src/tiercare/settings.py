@@ -195,3 +195,5 @@ TIERCARE_FHIR_MAX_BUNDLE_ENTRIES = int(os.environ.get("TIERCARE_FHIR_MAX_BUNDLE_
 # Integrating systems' request counts are written at most this often (fhir/traffic.py).
 TIERCARE_FHIR_TRAFFIC_FLUSH_SECONDS = float(os.environ.get(
     "TIERCARE_FHIR_TRAFFIC_FLUSH_SECONDS", "5"))
+# Bulk $export files are removed this many days after the export started (fhir/export.py).
+TIERCARE_FHIR_EXPORT_DAYS = int(os.environ.get("TIERCARE_FHIR_EXPORT_DAYS", "7"))

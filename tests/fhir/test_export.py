@@ -246,6 +246,22 @@ def test_delete_removes_the_job_and_its_files(world, fhir, exports_dir):
     assert fhir.get(status).status_code == 404 and fhir.get(url).status_code == 404
 
 
+def test_exports_older_than_the_retention_are_removed_at_the_next_kick_off(
+        world, fhir, exports_dir, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    old = kick_off(fhir)
+    export.run_export.call(job_id(old))
+    ExportJob.objects.filter(pk=job_id(old)).update(
+        created_at=timezone.now() - dt.timedelta(days=settings.TIERCARE_FHIR_EXPORT_DAYS + 1))
+    fresh = kick_off(fhir)
+    assert not (exports_dir / job_id(old)).exists()
+    assert [str(pk) for pk in ExportJob.objects.values_list("pk", flat=True)] == [job_id(fresh)]
+    assert fhir.get(old).status_code == 404
+
+
 def test_a_job_deleted_before_it_runs_writes_nothing(world, fhir, exports_dir):
     status = kick_off(fhir)
     assert fhir.client.delete(f"/fhir/{status}", **fhir.headers).status_code == 202

@@ -20,6 +20,7 @@ behind the kick-off, status and file addresses (``export_views``).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -99,7 +100,10 @@ def export_types(client: Client, requested: list[str], *, group: bool) -> list[s
 
 def start(client: Client, *, types: list[str], since: Any, group: Alliance | None,
           request: str, language: str) -> ExportJob:
-    """Record the job and enqueue its task once the job is committed."""
+    """Record the job and enqueue its task once the job is committed. Exports older than
+    ``TIERCARE_FHIR_EXPORT_DAYS`` are removed first (the IG lets a server expire files;
+    the manifest's files hold residents' records and should not stay on disk)."""
+    expire_old_exports()
     job = ExportJob.objects.create(
         token=client.token, user=client.user,
         kind=ExportJob.Kind.GROUP if group is not None else ExportJob.Kind.SYSTEM,
@@ -108,6 +112,16 @@ def start(client: Client, *, types: list[str], since: Any, group: Alliance | Non
     job_id = str(job.pk)
     transaction.on_commit(lambda: run_export.enqueue(job_id))
     return job
+
+
+def expire_old_exports() -> int:
+    """Remove the jobs and files of exports started more than
+    ``TIERCARE_FHIR_EXPORT_DAYS`` days ago; returns how many."""
+    cutoff = timezone.now() - dt.timedelta(days=settings.TIERCARE_FHIR_EXPORT_DAYS)
+    old = list(ExportJob.objects.filter(created_at__lt=cutoff))
+    for job in old:
+        delete(job)
+    return len(old)
 
 
 def delete(job: ExportJob) -> None:
