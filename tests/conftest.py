@@ -5,9 +5,10 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _no_traffic_counts_of_earlier_tests():
-    """Integrating systems' request counts wait in memory (``fhir.traffic``); a test starts
-    without the counts of earlier tests' tokens."""
-    from tiercare.fhir import traffic
+def _no_token_state_of_earlier_tests():
+    """Integrating systems' request counts and recently read tokens are kept in memory
+    (``fhir.traffic``, ``fhir.tokens``); a test starts without those of earlier tests."""
+    from tiercare.fhir import tokens, traffic
 
     traffic.forget()
+    tokens.forget_tokens()  # tokens of earlier tests, whose rows are gone

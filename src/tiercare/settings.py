@@ -197,3 +197,7 @@ TIERCARE_FHIR_TRAFFIC_FLUSH_SECONDS = float(os.environ.get(
     "TIERCARE_FHIR_TRAFFIC_FLUSH_SECONDS", "5"))
 # Bulk $export files are removed this many days after the export started (fhir/export.py).
 TIERCARE_FHIR_EXPORT_DAYS = int(os.environ.get("TIERCARE_FHIR_EXPORT_DAYS", "7"))
+# An integrating system's token is read from the database at most this often per process;
+# a revocation reaches the server's other processes within this time (fhir/tokens.py).
+TIERCARE_FHIR_TOKEN_CACHE_SECONDS = float(os.environ.get("TIERCARE_FHIR_TOKEN_CACHE_SECONDS",
+                                                         "10"))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -76,6 +78,7 @@ def revoke_token(name: str, *, user: User | None = None) -> ApiToken:
     if token is None:
         raise ValidationError(_("No token named “%(name)s”.") % {"name": name},
                               code="token.unknown")
+    forget_tokens()
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         with transaction.atomic():
@@ -85,16 +88,39 @@ def revoke_token(name: str, *, user: User | None = None) -> ApiToken:
     return token
 
 
+#: digest → (when it was read, the token): a token is read from the database at most every
+#: ``TIERCARE_FHIR_TOKEN_CACHE_SECONDS`` per process (the read was a quarter of a FHIR read's
+#: time, bench/bench_fhir_read.py).
+_recent: dict[str, tuple[float, ApiToken]] = {}
+
+
 def authenticate(secret: str) -> ApiToken | None:
-    """The active token with this secret, its use time updated at most once a minute."""
+    """The active token with this secret, its use time updated at most once a minute.
+    Revocation takes effect at once in the process that revokes and within
+    ``TIERCARE_FHIR_TOKEN_CACHE_SECONDS`` (default 10) in the server's other processes."""
     if not secret.startswith(PREFIX):
         return None
-    token = (ApiToken.objects.select_related("institution", "alliance")
-             .filter(digest=digest(secret), revoked_at__isnull=True).first())
-    if token is None:
-        return None
+    key = digest(secret)
+    clock = time.monotonic()
+    remembered = _recent.get(key)
+    fresh_for = settings.TIERCARE_FHIR_TOKEN_CACHE_SECONDS
+    if remembered is not None and clock - remembered[0] < fresh_for:
+        token = remembered[1]
+    else:
+        found = (ApiToken.objects.select_related("institution", "alliance")
+                 .filter(digest=key, revoked_at__isnull=True).first())
+        if found is None:
+            _recent.pop(key, None)
+            return None
+        token = found
+        _recent[key] = (clock, token)
     now = timezone.now()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
+
+
+def forget_tokens() -> None:
+    """Read every token from the database again (after a revocation, and in tests)."""
+    _recent.clear()
