@@ -4,11 +4,12 @@ it and calls each declared interaction)."""
 
 from __future__ import annotations
 
+import functools
 from importlib import metadata
 from typing import Any
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from tiercare.fhir.mapping import all_mappers
 
@@ -28,6 +29,13 @@ def _version() -> str:
 
 
 def statement(base_url: str) -> dict[str, Any]:
+    """The CapabilityStatement for this base address (built once a day per address and
+    process: it depends only on the code, the day and the address)."""
+    return _statement(base_url, timezone.localdate().isoformat(), translation.get_language())
+
+
+@functools.lru_cache(maxsize=16)
+def _statement(base_url: str, day: str, language: str | None) -> dict[str, Any]:
     resources = []
     for mapper in all_mappers():
         entry: dict[str, Any] = {
@@ -52,7 +60,7 @@ def statement(base_url: str) -> dict[str, Any]:
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
-        "date": timezone.now().date().isoformat(),
+        "date": day,
         "publisher": "TierCare",
         "kind": "instance",
         "software": {"name": "TierCare", "version": _version()},
