@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "tiercare.registry",
     "tiercare.patients",
     "tiercare.encounters",
+    "tiercare.referrals",
     "tiercare.scheduling",
     "tiercare.fhir",
     "tiercare.synth",

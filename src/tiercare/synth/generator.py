@@ -35,6 +35,7 @@ from tiercare.encounters.models import Diagnosis, Encounter, Settlement
 from tiercare.kernel import divisions
 from tiercare.kernel.errors import KernelError
 from tiercare.patients.models import Patient
+from tiercare.referrals.services import ensure_default_catalogue
 from tiercare.registry.models import (
     Alliance,
     Department,
@@ -402,6 +403,7 @@ def generate(
             summary.counts[model._meta.label] = len(plan.rows[key])
         for code, lead in zip(plan.alliances, plan.alliance_leads, strict=True):
             Alliance.objects.filter(code=code).update(lead_id=lead)
+        ensure_default_catalogue()  # the tiered disease catalogue (rules.md §2, ADR 0010)
 
     pop = Population(plan, seed=seed, year=year, vendor=vendor, timestamp=stamp, until=until)
     first = Ids(patient=bulk.next_id(Patient), encounter=bulk.next_id(Encounter),
