@@ -70,7 +70,6 @@ INSTALLED_APPS = [
     "tiercare.patients",
     "tiercare.encounters",
     "tiercare.referrals",
-    "tiercare.scheduling",
     "tiercare.fhir",
     "tiercare.synth",
     "tiercare.web",
