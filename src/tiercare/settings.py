@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "tiercare.patients",
     "tiercare.encounters",
     "tiercare.referrals",
+    "tiercare.scheduling",
     "tiercare.fhir",
     "tiercare.synth",
     "tiercare.web",
