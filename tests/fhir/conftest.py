@@ -20,7 +20,7 @@ def token(db):
     made = iter(range(1, 1000))
 
     def make(scope: str = "system/*.read system/Patient.write system/Encounter.write "
-                          "system/ExplanationOfBenefit.write",
+                          "system/ExplanationOfBenefit.write system/Appointment.write",
              **reach: Any) -> dict[str, str]:
         if not reach:
             reach = {"whole_county": True}
@@ -171,6 +171,42 @@ def new_settlement(county: Any, source_id: str = "JS20250301-0001",
         "item": [{"sequence": 1, "productOrService": {"text": "门诊"},
                   "encounter": [{"identifier": {"value": "MZ20250301-0001"}}]}],
         "total": settlement_totals(85.5, 40, 45.5),
+    }
+    resource.update(changes)
+    return resource
+
+
+def free_slot(county: Any, *, capacity: int = 2, days: int = 3, hour: int = 9,
+              pool: str = "public") -> Any:
+    """A slot of the county hospital's cardiology clinic ``days`` from today at ``hour``
+    (China time, 30 minutes), made as ``tests/scheduling/conftest.py`` makes them; the
+    schedule is made once."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tiercare.scheduling.models import Schedule, Slot
+
+    department = county.county_hospital.departments.order_by("pk").first()
+    schedule, _made = Schedule.objects.get_or_create(
+        institution=county.county_hospital, department=department, name="心内科普通门诊")
+    day = timezone.localdate() + dt.timedelta(days=days)
+    start = dt.datetime.combine(day, dt.time(hour), tzinfo=timezone.get_default_timezone())
+    return Slot.objects.create(schedule=schedule, start=start,
+                               end=start + dt.timedelta(minutes=30), pool=pool,
+                               capacity=capacity)
+
+
+def new_appointment(county: Any, slot: Any = None, **changes: Any) -> dict[str, Any]:
+    """An Appointment as a HIS books it: 张三 in ``slot`` (a new free public slot of the county
+    hospital when none is given)."""
+    slot = slot if slot is not None else free_slot(county)
+    resource = {
+        "resourceType": "Appointment",
+        "status": "booked",
+        "slot": [{"reference": f"Slot/{slot.pk}"}],
+        "participant": [{"actor": {"reference": f"Patient/{county.patient.pk}"},
+                         "status": "accepted"}],
     }
     resource.update(changes)
     return resource

@@ -85,6 +85,10 @@ def test_fhirclient_r4_models_parse_every_served_type(smart, world, fhirpy):
     what the server answers, for every resource type it serves."""
     fhirpy.resource("Encounter", **{k: v for k, v in new_encounter(world).items()
                                     if k != "resourceType"}).save()
+    from tests.fhir.conftest import free_slot
+    from tiercare.scheduling import services as scheduling
+
+    scheduling.book(free_slot(world), world.patient, by_name="test")
     for mapper in all_mappers():
         bundle = Bundle(smart.server.request_json(f"{mapper.resource_type}?_count=50"))
         assert bundle.entry, mapper.resource_type

@@ -33,6 +33,9 @@ WRITE_ROLES = {
     # encounters come from the members' systems; people record care in those systems
     "Encounter": frozenset({Role.SYSTEM_ADMIN}),
     "ExplanationOfBenefit": frozenset({Role.SYSTEM_ADMIN}),
+    # booking for a resident is clinical work, as registering one (scheduling.services.book
+    # then applies who may book which pool)
+    "Appointment": access.REGISTER_ROLES,
 }
 
 

@@ -44,16 +44,17 @@ from tiercare.fhir.mapping import ResourceMapper, all_mappers, mapper_for
 from tiercare.fhir.models import ExportJob
 from tiercare.patients.models import Patient
 from tiercare.registry.models import Alliance
+from tiercare.scheduling.models import Appointment
 
 NDJSON = "application/fhir+ndjson"
 #: ``_outputFormat`` values the IG names for NDJSON (the only format written)
 OUTPUT_FORMATS = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
 #: the patient compartment served: what a group export holds
-COMPARTMENT = ("Patient", "Encounter", "Condition", "ExplanationOfBenefit")
+COMPARTMENT = ("Patient", "Encounter", "Condition", "ExplanationOfBenefit", "Appointment")
 #: per model of a served part: the path from a record to its resident's id
 RESIDENT_PATHS: dict[type, str] = {Patient: "pk", Encounter: "patient_id",
                                    Diagnosis: "encounter__patient_id",
-                                   Settlement: "patient_id"}
+                                   Settlement: "patient_id", Appointment: "patient_id"}
 CHUNK = 1000
 #: how often (resources) the job's progress is written and its deletion noticed
 PROGRESS_EVERY = 5000

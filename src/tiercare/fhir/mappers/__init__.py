@@ -1,6 +1,7 @@
 """One module per resource type; importing the package registers them all."""
 
 from tiercare.fhir.mappers import (  # noqa: F401
+    appointment,
     condition,
     encounter,
     explanation_of_benefit,
@@ -10,4 +11,6 @@ from tiercare.fhir.mappers import (  # noqa: F401
     patient,
     practitioner,
     practitioner_role,
+    schedule,
+    slot,
 )
