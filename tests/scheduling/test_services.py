@@ -452,3 +452,17 @@ def test_free_slots_lists_open_places_earliest_first(scene: Scene):
     assert found == [early, late]
     assert services.free_slots(institution=scene.world.township) == []
     assert services.free_slots(schedule=scene.schedule, pool=Pool.REFERRAL, limit=1) == [early]
+
+
+def test_a_booking_and_its_cancellation_move_the_slots_last_change(scene: Scene):
+    from tiercare.scheduling.models import Slot
+
+    slot = make_slot(scene.schedule)
+    Slot.objects.filter(pk=slot.pk).update(updated_at=timezone.now() - dt.timedelta(days=1))
+    before = Slot.objects.get(pk=slot.pk).updated_at
+    appointment = services.book(slot, scene.world.patient, by=scene.township_doctor)
+    booked = Slot.objects.get(pk=slot.pk).updated_at
+    assert booked > before
+    Slot.objects.filter(pk=slot.pk).update(updated_at=before)
+    services.cancel(appointment, by=scene.township_doctor, reason="test")
+    assert Slot.objects.get(pk=slot.pk).updated_at > before

@@ -16,6 +16,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -147,6 +148,7 @@ class Schedule(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True, db_default=Now())
 
     class Meta:
         verbose_name = _("schedule")
@@ -255,6 +257,7 @@ class Slot(models.Model):
     status = models.CharField(_("status"), max_length=10, choices=Status.choices,
                               default=Status.OPEN)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True, db_default=Now())
 
     class Meta:
         verbose_name = _("slot")

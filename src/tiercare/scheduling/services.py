@@ -42,6 +42,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.functions import Now
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -337,7 +338,8 @@ def book(slot: Slot, patient: Patient, *, by: User | None = None, by_name: str =
         raise SchedulingConflict("appointment.duplicate",
                                  _("The resident already has a booking in this slot."))
     taken = Slot.objects.filter(pk=current.pk, status=Slot.Status.OPEN,
-                                booked__lt=F("capacity")).update(booked=F("booked") + 1)
+                                booked__lt=F("capacity")).update(booked=F("booked") + 1,
+                                                                 updated_at=Now())
     if not taken:
         raise SchedulingConflict("slot.full", _("The slot at %(time)s is fully booked."),
                                  time=_local(current.start))
@@ -381,7 +383,8 @@ def _move(appointment: Appointment, target: str, *, by: User | None, by_name: st
         raise SchedulingConflict("appointment.changed",
                                  _("The appointment was changed meanwhile; reload it."))
     if gives_place_back:
-        Slot.objects.filter(pk=current.slot_id, booked__gt=0).update(booked=F("booked") - 1)
+        Slot.objects.filter(pk=current.slot_id, booked__gt=0).update(booked=F("booked") - 1,
+                                                                       updated_at=Now())
     current.status = target
     _event(current, source, target, by, by_name, reason)
     audit.record(AuditEvent.Action.UPDATE, user=by, username="" if by else by_name,
@@ -444,7 +447,7 @@ def set_slot_status(slot: Slot, status: str, *, by: User | None = None,
                                 value=status)
     current = Slot.objects.get(pk=slot.pk)
     if current.status != status:
-        Slot.objects.filter(pk=current.pk).update(status=status)
+        Slot.objects.filter(pk=current.pk).update(status=status, updated_at=Now())
         audit.record(AuditEvent.Action.UPDATE, user=by, object_type=Slot._meta.label,
                      object_id=current.pk, summary=f"{current.status} → {status}",
                      changes={"status": {"from": current.status, "to": status},
@@ -479,9 +482,10 @@ def release_due_referral_capacity(now: dt.datetime | None = None) -> ReleaseResu
                 continue
             free = locked.capacity - locked.booked
             Slot.objects.filter(pk=pk).update(capacity=F("booked"),
-                                              released=F("released") + free)
+                                              released=F("released") + free, updated_at=Now())
             grown = Slot.objects.filter(schedule_id=locked.schedule_id, start=locked.start,
-                                        pool=Pool.PUBLIC).update(capacity=F("capacity") + free)
+                                        pool=Pool.PUBLIC).update(capacity=F("capacity") + free,
+                                                                 updated_at=Now())
             if not grown:
                 Slot.objects.create(schedule_id=locked.schedule_id, template_id=locked.template_id,
                                     start=locked.start, end=locked.end, pool=Pool.PUBLIC,

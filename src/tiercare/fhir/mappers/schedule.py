@@ -69,7 +69,6 @@ class ScheduleMapper(ResourceMapper):
     resource_type = "Schedule"
     model = Schedule
     #: schedules carry no change time; their creation stands for it
-    updated_field = "created_at"
     search_params = {
         "actor": SearchParam("reference", "The practitioner (Practitioner/N), department "
                              "(Organization/department-N) or institution "
@@ -103,7 +102,7 @@ class ScheduleMapper(ResourceMapper):
         resource: dict[str, Any] = {
             "resourceType": "Schedule",
             "id": str(s.pk),
-            "meta": {"lastUpdated": s.created_at.isoformat()},
+            "meta": {"lastUpdated": s.updated_at.isoformat()},
             "active": s.is_active,
             "serviceCategory": [{"coding": [{"system": KIND_SYSTEM, "code": s.kind,
                                              "display": str(kind_label)}]}],

@@ -76,7 +76,6 @@ class SlotMapper(ResourceMapper):
     resource_type = "Slot"
     model = Slot
     #: slots carry no change time; their creation stands for it
-    updated_field = "created_at"
     search_params = {
         "schedule": SearchParam("reference", "The schedule (Schedule/N)",
                                 reference_filter("schedule_id", "Schedule", Schedule)),
@@ -100,7 +99,7 @@ class SlotMapper(ResourceMapper):
         return {
             "resourceType": "Slot",
             "id": str(s.pk),
-            "meta": {"lastUpdated": s.created_at.isoformat()},
+            "meta": {"lastUpdated": s.updated_at.isoformat()},
             "extension": [{"url": CAPACITY_URL, "extension": counts}],
             "serviceCategory": [{"coding": [{"system": POOL_SYSTEM, "code": s.pool,
                                              "display": str(Pool(s.pool).label)}]}],
