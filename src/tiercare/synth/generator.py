@@ -45,6 +45,7 @@ from tiercare.registry.models import (
     Posting,
     Practitioner,
 )
+from tiercare.scheduling.models import Bed, Schedule, Slot
 from tiercare.synth import county as county_mod
 from tiercare.synth import reference as ref
 from tiercare.synth.population import (
@@ -55,6 +56,7 @@ from tiercare.synth.population import (
     Ids,
     Population,
 )
+from tiercare.synth.schedules import build_schedules
 
 CHUNK = 50_000  # residents per chunk and transaction
 PIPELINE = True  # generate the next chunk in a thread while writing the current one
@@ -441,6 +443,10 @@ def generate(
     summary.counts[Encounter._meta.label] = ids_now.encounter - first.encounter
     summary.counts[Diagnosis._meta.label] = ids_now.diagnosis - first.diagnosis
     summary.counts[Settlement._meta.label] = ids_now.settlement - first.settlement
+    made = build_schedules(seed=seed)  # the four weeks from today (issue 4 item 7)
+    summary.counts[Schedule._meta.label] = made.schedules
+    summary.counts[Slot._meta.label] = Slot.objects.count()
+    summary.counts[Bed._meta.label] = made.beds
     summary.seconds = time.perf_counter() - started
     return summary
 
