@@ -259,7 +259,7 @@ class AppointmentMapper(ResourceMapper):
                                    by_name=client.audit_username, note=note or "")
         except DomainError as err:
             raise _refused(err) from err
-        return self.queryset(client).get(pk=booked.pk)
+        return booked  # the resident was found in the caller's scope above
 
     def _may_record(self, a: Appointment, client: Client) -> bool:
         institution = a.slot.schedule.institution
