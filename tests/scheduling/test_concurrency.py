@@ -10,50 +10,21 @@ row lock and re-checks ``booked < capacity``."""
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
+from tests.concurrency import run_together
 from tests.scheduling.conftest import Scene, make_scene, make_slot
 from tests.web.factories import make_patient
 from tiercare.patients.models import Patient
 from tiercare.scheduling import services
-from tiercare.scheduling.errors import SchedulingConflict
 from tiercare.scheduling.models import Appointment, Bed, Pool, Slot, Ward
 
 BOOKERS = 24
 CAPACITY = 5
-
-
-def run_together(jobs: list[Callable[[], str]]) -> Counter[str]:
-    """Run ``jobs`` in threads released at once; count their outcomes."""
-    barrier = threading.Barrier(len(jobs))
-    outcomes: list[str] = []
-    lock = threading.Lock()
-
-    def worker(job: Callable[[], str]) -> None:
-        try:
-            barrier.wait(timeout=30)
-            outcome = job()
-        except SchedulingConflict as err:
-            outcome = err.code
-        except BaseException as err:  # reported to the test thread
-            outcome = f"error: {err!r}"
-        finally:
-            connection.close()
-        with lock:
-            outcomes.append(outcome)
-
-    threads = [threading.Thread(target=worker, args=(job,)) for job in jobs]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return Counter(outcomes)
 
 
 def residents(scene: Scene, n: int) -> list[Patient]:

@@ -16,22 +16,10 @@ from django.utils.translation import gettext_lazy as _
 from tiercare.accounts import audit
 from tiercare.accounts.admin_audit import AuditedRecordAdmin
 from tiercare.accounts.models import AuditEvent
+from tiercare.admin_base import ReadOnlyAdmin
 from tiercare.patients import rules, services
 from tiercare.patients.access import can_see_identifiers
 from tiercare.patients.models import HealthRecordCounter, Identifier, MatchCandidate, Merge, Patient
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows are shown, never added, changed or deleted by hand."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class IdentifierInline(admin.TabularInline):

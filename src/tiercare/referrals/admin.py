@@ -19,9 +19,20 @@ from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from tiercare.accounts.models import User
+from tiercare.accounts import audit
+from tiercare.accounts.admin_audit import AuditedRecordAdmin
+from tiercare.accounts.models import AuditEvent, User
+from tiercare.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from tiercare.referrals import services, spreadsheets
-from tiercare.referrals.models import CatalogueEntry, DiseaseCatalogue
+from tiercare.referrals.models import (
+    CatalogueEntry,
+    DiseaseCatalogue,
+    FollowUpTask,
+    Referral,
+    ReferralAttachment,
+    ReferralEvent,
+    ReferralPolicy,
+)
 
 
 def _user(request: HttpRequest) -> User | None:
@@ -257,3 +268,61 @@ class CatalogueEntryAdmin(admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for entry in queryset:
             services.remove_entry(entry, user=_user(request))
+
+
+# --- the referral workflow (read-mostly: every step goes through referrals.services) ------------
+
+
+class ReferralEventInline(ReadOnlyInline):
+    model = ReferralEvent
+    fields = ("at", "action", "side", "from_status", "to_status", "by", "by_name", "reason")
+    readonly_fields = fields
+
+
+class ReferralAttachmentInline(ReadOnlyInline):
+    model = ReferralAttachment
+    fields = ("name", "content_type", "size", "uploaded_by", "uploaded_at")
+    readonly_fields = fields
+
+
+@admin.register(ReferralPolicy)
+class ReferralPolicyAdmin(admin.ModelAdmin):
+    """An alliance's deadlines are configuration: edited here, each save audited."""
+
+    list_display = ("alliance", "routine_hours", "green_channel_minutes", "expiry_days",
+                    "follow_up_days", "updated_at")
+    autocomplete_fields = ("alliance",)
+    readonly_fields = ("updated_at",)
+
+    def save_model(self, request: HttpRequest, obj: ReferralPolicy, form: Any,
+                   change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        audit.record(AuditEvent.Action.UPDATE if change else AuditEvent.Action.CREATE,
+                     user=_user(request), object_type=ReferralPolicy._meta.label,
+                     object_id=obj.pk, summary=str(obj),
+                     changes={k: str(form.cleaned_data.get(k)) for k in form.changed_data})
+
+
+@admin.register(Referral)
+class ReferralAdmin(AuditedRecordAdmin, ReadOnlyAdmin):
+    """Referrals with their timeline; read-only (steps are taken through the services)."""
+
+    list_display = ("id", "patient", "direction", "green_channel", "status",
+                    "sending_institution", "receiving_institution", "diagnosis", "deadline",
+                    "escalated_at", "created_at")
+    list_filter = ("status", "direction", "green_channel")
+    list_select_related = ("patient", "sending_institution", "receiving_institution")
+    search_fields = ("=id", "diagnosis", "patient__health_record_no")
+    raw_id_fields = ("patient",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    inlines = (ReferralEventInline, ReferralAttachmentInline)
+
+
+@admin.register(FollowUpTask)
+class FollowUpTaskAdmin(AuditedRecordAdmin, ReadOnlyAdmin):
+    list_display = ("id", "institution", "patient", "referral", "due_date", "status", "done_at")
+    list_filter = ("status",)
+    list_select_related = ("institution", "patient")
+    raw_id_fields = ("patient", "referral")
+    show_full_result_count = False

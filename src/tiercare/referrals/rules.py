@@ -15,16 +15,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 from django.utils.functional import Promise
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from tiercare.errors import DomainError
 from tiercare.kernel import icd10
 from tiercare.kernel.errors import KernelError
+from tiercare.referrals import statuses
+from tiercare.referrals.errors import ReferralConflict, ReferralRefused
+from tiercare.referrals.models import Direction, Referral
 from tiercare.registry.models import Level
 
 # Lowest first; "beyond county" = city or provincial.
@@ -276,3 +281,112 @@ class ReferralAdvice:
 
     def __str__(self) -> str:
         return str(self.message) % {k: str(v) for k, v in self.params.items()}
+
+
+# --- the referral workflow (issue 4 item 3; rules.md §3) ---------------------------------------
+# Pure: plain values in, plain values out. States and sides: ``referrals.statuses``.
+
+
+@dataclass(frozen=True)
+class DeadlinePolicy:
+    """An alliance's response deadlines (issue 4 defaults: routine 24 h, green channel
+    15 min), the expiry limit of an unanswered referral (TierCare's choice: 7 days, ADR 0012)
+    and the follow-up after an up-referral (rules.md §3: within 2 weeks)."""
+
+    routine_hours: int = 24
+    green_channel_minutes: int = 15
+    expiry_days: int = 7
+    follow_up_days: int = 14
+
+
+def response_deadline(sent: dt.datetime, green_channel: bool,
+                      policy: DeadlinePolicy) -> dt.datetime:
+    """When the receiving side must answer: from the moment the referral reaches it (sent,
+    or approved for an out-of-county referral), 15 minutes in the green channel, else 24
+    hours (the alliance's values)."""
+    if green_channel:
+        return sent + dt.timedelta(minutes=policy.green_channel_minutes)
+    return sent + dt.timedelta(hours=policy.routine_hours)
+
+
+def is_overdue(status: str, deadline: dt.datetime | None, escalated_at: dt.datetime | None,
+               now: dt.datetime) -> bool:
+    """The response deadline has passed without an answer and the alliance office has not
+    been told yet (escalation happens once)."""
+    return (status in statuses.AWAITING_ANSWER and deadline is not None and deadline <= now
+            and escalated_at is None)
+
+
+def expires_at(sent: dt.datetime, policy: DeadlinePolicy) -> dt.datetime:
+    """When a referral still unanswered expires."""
+    return sent + dt.timedelta(days=policy.expiry_days)
+
+
+def is_expired(status: str, sent: dt.datetime | None, now: dt.datetime,
+               policy: DeadlinePolicy) -> bool:
+    """Unanswered for longer than the expiry limit."""
+    return (status in statuses.AWAITING_ANSWER and sent is not None
+            and expires_at(sent, policy) <= now)
+
+
+def follow_up_due(sent_on: dt.date, policy: DeadlinePolicy) -> dt.date:
+    """The due date of the sending institution's follow-up (rules.md §3: within 2 weeks)."""
+    return sent_on + dt.timedelta(days=policy.follow_up_days)
+
+
+def needs_approval(direction: str, green_channel: bool) -> bool:
+    """Out-of-county referral needs the alliance's approval (rules.md §3 [seed 001 §21,
+    seed 004]); the green channel skips approval queues [seed 001 §18]."""
+    return direction == Direction.OUT_OF_COUNTY and not green_channel
+
+
+def needs_follow_up(direction: str) -> bool:
+    """After any up-referral the sending institution follows the patient up (rules.md §3);
+    an out-of-county referral goes up beyond the county."""
+    return direction in (Direction.UP, Direction.OUT_OF_COUNTY)
+
+
+def check_move(source: str, target: str, sides: frozenset[str] | set[str]) -> None:
+    """Refuse a move the table does not have (``referral.transition``) or that the actor's
+    sides may not make (``referral.not_allowed``). Nothing changes either way."""
+    state, goal = Referral.Status(source).label, Referral.Status(target).label
+    if not statuses.can_move(source, target):
+        raise ReferralConflict("referral.transition",
+                               _("A referral that is “%(state)s” cannot become “%(target)s”."),
+                               state=state, target=goal)
+    if not statuses.may_move(source, target, sides):
+        who = statuses.TRANSITIONS[(source, target)]
+        raise ReferralRefused(
+            "referral.not_allowed",
+            _("Only %(who)s may move a referral from “%(state)s” to “%(target)s”."),
+            who=format_lazy(" / ".join("{}" for _s in who),
+                            *(statuses.Side(s).label for s in sorted(who))),
+            state=state, target=goal)
+
+
+def direction_problem(direction: str, sending_level: str, receiving_level: str, *,
+                      out_of_county: bool, same_institution: bool) -> str | None:
+    """The code of what is wrong with the direction, or ``None`` (rules.md §3): up goes to a
+    higher level, down to a lower one, lateral to the same level, all three inside the
+    county; an out-of-county referral goes to an institution outside the county; never to
+    the sending institution itself."""
+    if same_institution:
+        return "referral.same_institution"
+    if direction == Direction.OUT_OF_COUNTY:
+        return None if out_of_county else "referral.direction"
+    if out_of_county:
+        return "referral.direction"
+    up, down = RANK[receiving_level] > RANK[sending_level], (
+        RANK[receiving_level] < RANK[sending_level])
+    ok = {Direction.UP: up, Direction.DOWN: down,
+          Direction.LATERAL: not up and not down}.get(Direction(direction), False)
+    return None if ok else "referral.direction"
+
+
+def catalogue_warning(catalogue: Catalogue | None, direction: str, code: str,
+                      sending_level: str, receiving_level: str) -> ReferralAdvice | None:
+    """The catalogue's warning for a referral going up (rules.md §2 "uses"): ``None`` for
+    other directions, without a catalogue, or when the condition belongs higher."""
+    if catalogue is None or direction not in (Direction.UP, Direction.OUT_OF_COUNTY):
+        return None
+    return catalogue.up_referral_warning(code, sending_level, receiving_level)

@@ -19,8 +19,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from tiercare.accounts.admin_audit import AuditedRecordAdmin
+from tiercare.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from tiercare.errors import DomainError
-from tiercare.patients.admin import ReadOnlyAdmin
 from tiercare.scheduling import services
 from tiercare.scheduling.models import (
     Appointment,
@@ -37,17 +37,6 @@ from tiercare.scheduling.models import (
 
 #: how far ahead the "generate slots" action makes slots (issue 4 item 7: four weeks)
 GENERATE_DAYS = 28
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 def _user(request: HttpRequest) -> Any:

@@ -1,0 +1,21 @@
+"""Background tasks of the referral workflow (django-tasks in the database, ADR 0008).
+
+``escalate_referrals`` tells the alliance office about referrals whose response deadline
+passed unanswered and expires those unanswered beyond the alliance's limit (rules.md §3;
+``referrals.services.escalate_overdue``). It is idempotent, so it may run as often as
+wanted; nothing enqueues it periodically yet (run ``tiercare escalate_referrals`` from cron
+every minute — the green-channel deadline is 15 minutes — or enqueue it).
+"""
+
+from __future__ import annotations
+
+from django_tasks import task
+
+from tiercare.referrals import services
+
+
+@task()
+def escalate_referrals() -> dict[str, int]:
+    """Escalate missed deadlines and expire long-unanswered referrals; report the counts."""
+    result = services.escalate_overdue()
+    return {"escalated": result.escalated, "expired": result.expired}
