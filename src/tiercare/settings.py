@@ -203,3 +203,5 @@ TIERCARE_FHIR_EXPORT_DAYS = int(os.environ.get("TIERCARE_FHIR_EXPORT_DAYS", "7")
 # a revocation reaches the server's other processes within this time (fhir/tokens.py).
 TIERCARE_FHIR_TOKEN_CACHE_SECONDS = float(os.environ.get("TIERCARE_FHIR_TOKEN_CACHE_SECONDS",
                                                          "10"))
+# A caller may have at most this many Bulk exports queued or running; more answer 429.
+TIERCARE_FHIR_EXPORTS_AT_ONCE = int(os.environ.get("TIERCARE_FHIR_EXPORTS_AT_ONCE", "2"))

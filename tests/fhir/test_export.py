@@ -382,3 +382,13 @@ def test_the_worker_runs_an_export_enqueued_in_the_database(world, fhir):
     assert DBTaskResult.objects.get().status == "SUCCESSFUL"
     manifest = fhir.get(status).json()
     assert manifest["output"][0]["count"] == 2
+
+
+def test_a_caller_with_two_unfinished_exports_is_told_to_wait(world, fhir, settings):
+    first = kick_off(fhir)
+    kick_off(fhir)
+    response = fhir.get("$export", **ASYNC)
+    assert response.status_code == 429 and response["Retry-After"] == "30"
+    assert response.json()["issue"][0]["code"] == "throttled"
+    export.run_export.call(job_id(first))
+    kick_off(fhir)  # one has finished: room again

@@ -300,6 +300,18 @@ def record_download(job: ExportJob, client: Client, entry: dict[str, Any]) -> No
                           "count": entry["count"]})
 
 
+def unfinished_jobs(client: Client) -> int:
+    """How many of this caller's exports are queued or running."""
+    if client.token is not None:
+        owner = Q(token_id=client.token.pk)
+    elif client.user is not None:
+        owner = Q(user_id=client.user.pk)
+    else:
+        return 0
+    return ExportJob.objects.filter(owner, status__in=(
+        ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)).count()
+
+
 def job_of(job_id: UUID, client: Client) -> ExportJob | None:
     """The job, when this caller started it (the same token, or the same person); else
     ``None``: another caller's job is not told apart from a job that does not exist."""

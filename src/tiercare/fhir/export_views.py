@@ -26,6 +26,7 @@ import json
 from typing import Any, cast
 from uuid import UUID
 
+from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
 from django.utils import translation
@@ -79,6 +80,12 @@ def _kick_off(request: HttpRequest, group_id: str | None) -> HttpResponse:
     if group_id is not None:
         group = query.get(mapper_for("Group"), client, group_id)
     types = export.export_types(client, _types(params), group=group is not None)
+    if export.unfinished_jobs(client) >= settings.TIERCARE_FHIR_EXPORTS_AT_ONCE:
+        response = respond(outcome([Issue("throttled", _(
+            "You have %(count)d exports queued or running; wait until one has finished.")
+            % {"count": settings.TIERCARE_FHIR_EXPORTS_AT_ONCE})]), 429)
+        response["Retry-After"] = "30"
+        return response
     job = export.start(client, types=types, since=_since(params), group=group,
                        request=request.build_absolute_uri(),
                        language=translation.get_language() or "")
