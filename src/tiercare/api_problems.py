@@ -11,7 +11,8 @@ Every error answer has the content type ``application/problem+json`` and the bod
 (Ninja) → 422, domain validation (Django ``ValidationError``, kernel errors) → 422, a conflict
 with the data → 409, ``PermissionDenied`` → 403, missing login → 401, ``DoesNotExist`` /
 ``Http404`` → 404, an unreadable body (bad JSON, broken multipart) → 400, other Ninja
-``HttpError`` → its status with a translated detail. :func:`problem_for_not_allowed` turns
+``HttpError`` → its status with a translated detail, another ``DomainError`` → its own
+``status``. :func:`problem_for_not_allowed` turns
 Ninja's plain-text 405 (a method the address does not take) into a problem too. DESIGN.md:
 never a 500 for bad input (checked by the schemathesis fuzz test, ``tests/api``).
 """
@@ -42,6 +43,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import AfterValidator
 
+from tiercare.errors import DomainError
 from tiercare.kernel.errors import KernelError
 from tiercare.patients.errors import PatientConflict
 
@@ -155,6 +157,14 @@ def _conflict(request: HttpRequest, exc: PatientConflict) -> HttpResponse:
     return problem(exc.status, detail=str(exc), type_=exc.code, extra=extra)
 
 
+def _domain(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    """A refused business step (``tiercare.errors.DomainError``): the error's own ``status``
+    (409 conflict with the record's state, 403 not this actor's step, 400 an incomplete
+    request; 409 when it has none), its stable ``code`` and its translated message."""
+    status = getattr(exc, "status", 409)
+    return problem(status, detail=str(exc), type_=exc.code, extra={"code": exc.code})
+
+
 def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
     detail = str(exc) or gettext("You are not allowed to do this.")
     return problem(403, detail=detail, type_="forbidden")
@@ -217,6 +227,7 @@ def register(api: NinjaAPI) -> None:
         (ValidationError, _django_validation),
         (KernelError, _kernel),
         (PatientConflict, _conflict),
+        (DomainError, _domain),
         (PermissionDenied, _forbidden),
         (ObjectDoesNotExist, _not_found),
         (Http404, _not_found),
