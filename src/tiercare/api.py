@@ -98,4 +98,6 @@ api.add_router("/encounters", "tiercare.encounters.api.router")
 
 api.add_router("/registry", "tiercare.registry.api.router")
 api.add_router("/patients", "tiercare.patients.api.router")
+api.add_router("/referrals", "tiercare.referrals.api.router")
+api.add_router("/scheduling", "tiercare.scheduling.api.router")
 register_problems(api)
