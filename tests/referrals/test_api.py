@@ -6,7 +6,6 @@ look-up."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from tests.api_calls import api_call, ok, problem
 from tests.referrals.workflow_scene import Scene, draft_up, make_scene, make_slot
 from tests.web.factories import make_patient
 from tiercare.accounts.models import AuditEvent, Role
@@ -21,7 +21,6 @@ from tiercare.referrals import services
 from tiercare.referrals.models import Direction, FollowUpTask, Referral, ReferralAttachment
 from tiercare.scheduling.models import Bed, Slot
 
-PROBLEM = "application/problem+json"
 HAN = re.compile(r"[\u4e00-\u9fff]")
 S = Referral.Status
 
@@ -33,24 +32,7 @@ def scene(db: Any) -> Scene:
 
 def call(client: Client, user: Any, method: str, path: str, body: Any = None,
          lang: str = "en") -> Any:
-    client.force_login(user)
-    kwargs: dict[str, Any] = {"HTTP_ACCEPT_LANGUAGE": lang}
-    if body is not None:
-        kwargs.update(data=json.dumps(body), content_type="application/json")
-    return getattr(client, method)(f"/api/referrals{path}", **kwargs)
-
-
-def ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.content
-    return response.json()
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM
-    body = response.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
+    return api_call(client, user, method, f"/api/referrals{path}", body, lang)
 
 
 def slip(scene: Scene, **extra: Any) -> dict[str, Any]:

@@ -5,7 +5,6 @@ move it, a resident's appointments (audited), free beds per ward; errors as prob
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from typing import Any
 
@@ -13,13 +12,13 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from tests.api_calls import api_call, ok, problem
 from tests.referrals.workflow_scene import Scene, draft_up, make_scene, make_slot
 from tests.web.factories import make_patient
 from tiercare.accounts.models import AuditEvent, Role
 from tiercare.referrals import services as referrals
 from tiercare.scheduling.models import Appointment, Bed, Pool, Slot, Ward
 
-PROBLEM = "application/problem+json"
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -30,24 +29,7 @@ def scene(db: Any) -> Scene:
 
 def call(client: Client, user: Any, method: str, path: str, body: Any = None,
          lang: str = "en") -> Any:
-    client.force_login(user)
-    kwargs: dict[str, Any] = {"HTTP_ACCEPT_LANGUAGE": lang}
-    if body is not None:
-        kwargs.update(data=json.dumps(body), content_type="application/json")
-    return getattr(client, method)(f"/api/scheduling{path}", **kwargs)
-
-
-def ok(response: Any, status: int = 200) -> Any:
-    assert response.status_code == status, response.content
-    return response.json()
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM
-    body = response.json()
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
+    return api_call(client, user, method, f"/api/scheduling{path}", body, lang)
 
 
 def book(client: Client, user: Any, slot: Slot, patient_id: int, lang: str = "en") -> Any:
