@@ -31,6 +31,8 @@ def browser():
 def page(browser):
     context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    # generous: on two busy cores (the suite runs in two processes beside the live server)
+    # a live search once took longer than 10 s to appear
+    page.set_default_timeout(30_000)
     yield page
     context.close()
