@@ -17,7 +17,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
@@ -26,6 +26,7 @@ from tiercare.fhir import scopes, tokens
 from tiercare.fhir.errors import FhirError
 from tiercare.fhir.models import ApiToken
 from tiercare.patients import access
+from tiercare.patients.models import Patient
 
 #: Roles that may write each resource type, beyond read and search (the JSON API's rules).
 WRITE_ROLES = {
@@ -81,6 +82,16 @@ class Client:
     def resident_q(self) -> Q | None:
         parts = self.resident_parts()
         return None if parts is None else functools.reduce(operator.or_, parts)
+
+    def residents_only(self, rows: QuerySet[Any], patient_field: str = "patient_id",
+                       ) -> QuerySet[Any]:
+        """``rows`` (records of residents: encounters, settlements, bookings …) kept to the
+        residents this client sees, the resident's id being at ``patient_field``."""
+        condition = self.resident_q()
+        if condition is None:
+            return rows
+        return rows.filter(**{f"{patient_field}__in": Patient.objects.filter(condition)
+                              .values("pk")})
 
     def records_at(self, institution_id: int, alliance_id: int | None) -> bool:
         """Whether this client may record care given at an institution: a system held to an

@@ -151,10 +151,7 @@ class AppointmentMapper(ResourceMapper):
     def queryset(self, client: Client) -> QuerySet[Any]:
         rows = Appointment.objects.select_related("slot__schedule__practitioner",
                                                   "slot__schedule__institution", "booked_by")
-        condition = client.resident_q()
-        if condition is None:
-            return rows
-        return rows.filter(patient_id__in=Patient.objects.filter(condition).values("pk"))
+        return client.residents_only(rows)
 
     def to_resource(self, obj: Any, client: Client) -> dict[str, Any]:
         a: Appointment = obj

@@ -98,14 +98,6 @@ class _ConditionPart(ResourceMapper):
             "recordedDate": moment(encounter.start),
         }
 
-    def _scoped(self, rows: QuerySet[Any], client: Client, patient_field: str) -> Any:
-        condition = client.resident_q()
-        if condition is None:
-            return rows
-        return rows.filter(**{f"{patient_field}__in": Patient.objects.filter(condition)
-                              .values("pk")})
-
-
 class PrimaryCondition(_ConditionPart):
     """The primary diagnosis, stored on the encounter (ADR 0001)."""
 
@@ -115,7 +107,7 @@ class PrimaryCondition(_ConditionPart):
     sorts = {"recorded-date": "start"}
 
     def queryset(self, client: Client) -> QuerySet[Any]:
-        return self._scoped(Encounter.objects.all(), client, "patient_id")
+        return client.residents_only(Encounter.objects.all())
 
     def to_resource(self, obj: Any, client: Client) -> dict[str, Any]:
         return self._resource(obj, obj, obj.primary_diagnosis)
@@ -131,8 +123,8 @@ class SecondaryCondition(_ConditionPart):
     sorts = {"recorded-date": "encounter__start"}
 
     def queryset(self, client: Client) -> QuerySet[Any]:
-        return self._scoped(Diagnosis.objects.select_related("encounter"), client,
-                            "encounter__patient_id")
+        return client.residents_only(Diagnosis.objects.select_related("encounter"),
+                                     "encounter__patient_id")
 
     def to_resource(self, obj: Any, client: Client) -> dict[str, Any]:
         return self._resource(obj, obj.encounter, obj.code)

@@ -262,10 +262,7 @@ class EncounterMapper(ResourceMapper):
 
     def queryset(self, client: Client) -> QuerySet[Any]:
         rows = Encounter.objects.prefetch_related("diagnoses")
-        condition = client.resident_q()
-        if condition is None:
-            return rows
-        return rows.filter(patient_id__in=Patient.objects.filter(condition).values("pk"))
+        return client.residents_only(rows)
 
     def to_resource(self, obj: Any, client: Client) -> dict[str, Any]:
         e: Encounter = obj

@@ -233,10 +233,7 @@ class ExplanationOfBenefitMapper(ResourceMapper):
 
     def queryset(self, client: Client) -> QuerySet[Any]:
         rows = Settlement.objects.annotate(created_moment=Coalesce("settled_at", "created_at"))
-        condition = client.resident_q()
-        if condition is None:
-            return rows
-        return rows.filter(patient_id__in=Patient.objects.filter(condition).values("pk"))
+        return client.residents_only(rows)
 
     def to_resource(self, obj: Any, client: Client) -> dict[str, Any]:
         s: Settlement = obj
