@@ -109,6 +109,13 @@ def import_files(paths: list[str], *, chunk: int = DEFAULT_CHUNK, progress: bool
             batch: list[tuple[str, int, dict[str, Any]]] = []
             for path in streams:
                 for line, resource in _resources(path):
+                    if resource is None:  # not a resource: reported once, on the first pass
+                        if rank == 0:
+                            report.rejected += 1
+                            rejects.append(_Reject(path.name, line, "", 400, "", _(
+                                "The line is not a FHIR resource (a JSON object with "
+                                "resourceType).")))
+                        continue
                     if RANKS.get(str(resource.get("resourceType")), 2) != rank:
                         continue
                     batch.append((path.name, line, resource))
@@ -119,7 +126,6 @@ def import_files(paths: list[str], *, chunk: int = DEFAULT_CHUNK, progress: bool
             if batch:
                 _load(batch, client, resolved, report, rejects)
                 bar.update(len(batch))
-    _bad_lines(streams, report, rejects)
     report.seconds = time.perf_counter() - started
     target = Path(rejects_path) if rejects_path else files[0].with_name(
         files[0].name + ".rejects.csv")
@@ -146,9 +152,9 @@ def _count_lines(path: Path) -> int:
         return sum(1 for line in f if line.strip())
 
 
-def _resources(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """The resources of an NDJSON file with their line numbers (lines that are not a JSON
-    object with a resourceType are reported by ``_bad_lines``)."""
+def _resources(path: Path) -> Iterator[tuple[int, dict[str, Any] | None]]:
+    """The non-blank lines of an NDJSON file with their numbers: each a resource, or
+    ``None`` for a line that is not a JSON object with a resourceType."""
     with open(path, encoding="utf-8", errors="replace") as f:
         for number, text in enumerate(f, start=1):
             if not text.strip():
@@ -156,25 +162,9 @@ def _resources(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 value = json.loads(text)
             except ValueError:
-                continue
-            if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
-                yield number, value
-
-
-def _bad_lines(paths: list[Path], report: FhirImportReport, rejects: list[_Reject]) -> None:
-    for path in paths:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            for number, text in enumerate(f, start=1):
-                if not text.strip():
-                    continue
-                try:
-                    value = json.loads(text)
-                except ValueError:
-                    value = None
-                if not (isinstance(value, dict) and isinstance(value.get("resourceType"), str)):
-                    report.rejected += 1
-                    rejects.append(_Reject(path.name, number, "", 400, "", _(
-                        "The line is not a FHIR resource (a JSON object with resourceType).")))
+                value = None
+            ok = isinstance(value, dict) and isinstance(value.get("resourceType"), str)
+            yield number, value if ok else None
 
 
 def _request(resource: dict[str, Any]) -> dict[str, str]:
