@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.db import models
@@ -275,3 +276,11 @@ def reference_filter(field_name: str, target: str,
         return Q(**{field_name: named[1]})
 
     return make
+
+
+def money(value: Decimal) -> dict[str, Any]:
+    """A FHIR Money in yuan. JSON has no decimal type: the amount travels as a JSON number.
+    Amounts are ``Decimal`` with 2 places and at most 12 digits (``encounters.rules
+    .MAX_AMOUNT``), which a double holds exactly in its shortest form, so ``85.50`` is written
+    ``85.5`` and reads back as the same ``Decimal`` (rules.md §9: money is exact)."""
+    return {"value": float(value), "currency": "CNY"}

@@ -51,6 +51,7 @@ from tiercare.fhir.mapping import (
     ResourceMapper,
     Write,
     mapper_for,
+    money,
     reference_filter,
     referenced,
     register,
@@ -295,7 +296,7 @@ class EncounterMapper(ResourceMapper):
             extensions.append({"url": DEPARTMENT_URL, "valueReference":
                                organizations.reference(Department, e.department_id)})
         extensions.append({"url": COSTS_URL, "extension": [
-            {"url": name, "valueMoney": {"value": float(getattr(e, field)), "currency": "CNY"}}
+            {"url": name, "valueMoney": money(getattr(e, field))}
             for name, field in COSTS.items()]})
         resource["extension"] = extensions
         return resource

@@ -74,6 +74,7 @@ from tiercare.fhir.mapping import (
     Include,
     ResourceMapper,
     mapper_for,
+    money,
     reference_filter,
     register,
 )
@@ -120,10 +121,6 @@ def _claim_type(encounter_class: str) -> dict[str, Any]:
                      if encounter_class == encounter_rules.INPATIENT
                      else ("professional", "Professional"))
     return {"coding": [{"system": CLAIM_TYPE_SYSTEM, "code": code, "display": display}]}
-
-
-def _amount(value: Decimal) -> dict[str, Any]:
-    return {"value": float(value), "currency": "CNY"}
 
 
 # -- search parameters ----------------------------------------------------------------------
@@ -278,7 +275,7 @@ class ExplanationOfBenefitMapper(ResourceMapper):
             "item": [item],
             "total": [{"category": {"coding": [{"system": system, "code": code,
                                                 "display": display}]},
-                       "amount": _amount(getattr(s, field))}
+                       "amount": money(getattr(s, field))}
                       for field, (system, code, display) in TOTALS.items()],
         }
 
