@@ -64,6 +64,23 @@ def _store(event: AuditEvent) -> AuditEvent:
     return event
 
 
+def _event(action: str, user: User | None, username: str, request: HttpRequest | None,
+           **fields: Any) -> AuditEvent:
+    """An unsaved event: who (the user given, else the system acting, else the request's
+    user), from where (the request given or the current one), and ``fields``."""
+    request = request or current_request.get()
+    request_user = getattr(request, "user", None) if request is not None else None
+    if user is None and not username:
+        username = _actor.get()  # an integrating system acting (``acting_as``)
+    if (user is None and not username and isinstance(request_user, User)
+            and request_user.is_authenticated):
+        user = request_user
+    return AuditEvent(
+        user=user, username=(user.get_username() if user else username)[:150],
+        role=user.role if user else "", action=action, ip_address=client_address(request),
+        path=(request.get_full_path()[:300] if request is not None else ""), **fields)
+
+
 def record(
     action: str,
     *,
@@ -79,27 +96,11 @@ def record(
     """Append one audit event. ``user`` and ``request`` default to the current request's.
 
     ``username`` names the account when there is no user row to point at (a failed login
-    with an unknown user name); otherwise the user's own name is recorded."""
-    request = request or current_request.get()
-    request_user = getattr(request, "user", None) if request is not None else None
-    if user is None and not username:
-        username = _actor.get()  # an integrating system acting (``acting_as``)
-    if (user is None and not username and isinstance(request_user, User)
-            and request_user.is_authenticated):
-        user = request_user
-    return _store(AuditEvent(
-        user=user,
-        username=(user.get_username() if user else username)[:150],
-        role=user.role if user else "",
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        patient_id=patient_id,
-        summary=summary[:300],
-        changes=changes or {},
-        ip_address=client_address(request),
-        path=(request.get_full_path()[:300] if request is not None else ""),
-    ))
+    with an unknown user name, an integrating system ``token:NAME``); otherwise the user's
+    own name is recorded."""
+    return _store(_event(action, user, username, request, object_type=object_type,
+                         object_id=str(object_id), patient_id=patient_id,
+                         summary=summary[:300], changes=changes or {}))
 
 
 def record_reads(object_type: str, reads: list[tuple[object, int, str]], *,
@@ -107,21 +108,12 @@ def record_reads(object_type: str, reads: list[tuple[object, int, str]], *,
                  request: HttpRequest | None = None) -> None:
     """One VIEW event per ``(object id, resident id, summary)`` read, written in one insert
     (a page of 200 encounters is 200 events, one round trip)."""
-    if not reads:
-        return
-    request = request or current_request.get()
-    request_user = getattr(request, "user", None) if request is not None else None
-    if (user is None and not username and isinstance(request_user, User)
-            and request_user.is_authenticated):
-        user = request_user
-    name = (user.get_username() if user else username)[:150]
-    address = client_address(request)
-    path = request.get_full_path()[:300] if request is not None else ""
-    events = [AuditEvent(user=user, username=name, role=user.role if user else "",
-                         action=AuditEvent.Action.VIEW, object_type=object_type,
-                         object_id=str(object_id), patient_id=patient_id,
-                         summary=summary[:300], changes={}, ip_address=address, path=path)
+    events = [_event(AuditEvent.Action.VIEW, user, username, request, object_type=object_type,
+                     object_id=str(object_id), patient_id=patient_id, summary=summary[:300],
+                     changes={})
               for object_id, patient_id, summary in reads]
+    if not events:
+        return
     buffer = _buffer.get()
     if buffer is not None:
         buffer.extend(events)
