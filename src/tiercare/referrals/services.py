@@ -26,7 +26,7 @@ from tiercare.accounts import audit
 from tiercare.accounts.models import AuditEvent, Role, User
 from tiercare.patients import access
 from tiercare.patients.models import Patient
-from tiercare.referrals import rules, statuses
+from tiercare.referrals import rules, signals, statuses
 from tiercare.referrals.errors import ReferralConflict, ReferralInvalid, ReferralRefused
 from tiercare.referrals.models import (
     CatalogueEntry,
@@ -474,9 +474,11 @@ def _name(by: User | None, by_name: str = "") -> str:
 
 def _event(referral: Referral, action: str, source: str, target: str, *, by: User | None,
            side: str, reason: str = "", at: dt.datetime, by_name: str = "") -> ReferralEvent:
-    return ReferralEvent.objects.create(
+    event = ReferralEvent.objects.create(
         referral=referral, at=at, by=by, by_name=_name(by, by_name), side=side, action=action,
         from_status=source, to_status=target, reason=reason)
+    signals.referral_event.send(sender=Referral, referral=referral, event=event)
+    return event
 
 
 def _audit_step(referral: Referral, action: str, source: str, target: str, *,
