@@ -6,8 +6,9 @@ Django's management commands (``tiercare shell``, ``tiercare check``, …). Ever
 ``TIERCARE_DATABASE_URL`` and ``TIERCARE_DATA_DIR`` through the settings.
 
 ``tiercare worker`` runs the background tasks kept in the database (django-tasks-db's
-``db_worker``; ADR 0008); ``demo`` and ``serve`` start one worker beside the web server and
-stop it with the server.
+``db_worker``; ADR 0008); ``tiercare clock`` enqueues the periodic ones (``tiercare.clock``);
+``demo`` and ``serve`` start one worker and the clock beside the web server and stop them
+with the server.
 """
 
 from __future__ import annotations
@@ -49,10 +50,11 @@ def _demo_period() -> tuple[int, date | None]:
     return yesterday.year, yesterday
 
 
-def start_worker() -> subprocess.Popen[bytes]:
-    """One background-task worker (``tiercare worker``) in its own process, with this
-    process's environment (the same database and data directory)."""
-    return subprocess.Popen([sys.executable, "-m", "tiercare.cli", "worker"])
+def start_worker(verb: str = "worker") -> subprocess.Popen[bytes]:
+    """One background-task worker (``tiercare worker``), or the clock that enqueues the
+    periodic tasks (``tiercare clock``), in its own process, with this process's environment
+    (the same database and data directory)."""
+    return subprocess.Popen([sys.executable, "-m", "tiercare.cli", verb])
 
 
 def stop_worker(worker: subprocess.Popen[bytes]) -> None:
@@ -93,11 +95,13 @@ def serve(host: str, port: int, workers: int = 2) -> None:
 
     owner = os.getpid()
     worker = start_worker()
+    clock = start_worker("clock")
     try:
         _Server().run()
     finally:
         # gunicorn's own worker processes are forks of this one and leave through here too
         if os.getpid() == owner:
+            stop_worker(clock)
             stop_worker(worker)
 
 
@@ -142,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args or args[0] in {"-h", "--help"}:
         print(__doc__)
         print("Verbs: demo [--residents N] [--port P] | serve [--host H] [--port P] | "
-              "worker [--batch] | synth --residents N --seed S --year Y | "
+              "worker [--batch] | clock | synth --residents N --seed S --year Y | "
               "import encounters|settlements|fhir FILE | "
               "migrate | createuser USERNAME --role ROLE | token create|revoke|list | "
               "any Django management command")
@@ -165,6 +169,14 @@ def main(argv: Sequence[str] | None = None) -> None:
         serve(ns.host, ns.port, ns.workers)
     elif verb == "worker":
         _manage(["db_worker", *rest])
+    elif verb == "clock":
+        _setup()
+        from tiercare import clock
+
+        try:
+            clock.run()
+        except KeyboardInterrupt:
+            return
     elif verb == "import":
         kinds = {"encounters": "import_encounters", "settlements": "import_settlements",
                  "fhir": "import_fhir"}

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "tiercare.encounters",
     "tiercare.referrals",
     "tiercare.scheduling",
+    "tiercare.notifications",
     "tiercare.fhir",
     "tiercare.synth",
     "tiercare.web",

@@ -15,6 +15,9 @@ urlpatterns = [
     path("fhir/", include("tiercare.fhir.urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("tiercare.accounts.urls")),
+    path("referrals/", include("tiercare.referrals.urls")),
+    path("schedules/", include("tiercare.scheduling.urls")),
+    path("inbox/", include("tiercare.notifications.urls")),
     path("", include("tiercare.web.urls")),
 ]
 

@@ -16,14 +16,15 @@ def nav_keys(body: str) -> set[str]:
 
 
 @pytest.mark.parametrize(("role", "expected"), [
-    (Role.DOCTOR, {"search", "overview"}),
-    (Role.NURSE, {"search", "overview"}),
+    (Role.DOCTOR, {"search", "referrals", "calendar", "overview"}),
+    (Role.NURSE, {"search", "referrals", "calendar", "overview"}),
     (Role.PHARMACIST, {"search", "overview"}),
-    (Role.AUDITOR, {"search", "overview", "audit"}),
-    (Role.REGULATOR, {"search", "overview", "institutions", "grid"}),
-    (Role.ALLIANCE_ADMIN, {"overview", "institutions", "grid", "admin"}),
-    (Role.SYSTEM_ADMIN, {"search", "overview", "institutions", "grid", "audit", "systems",
-                         "admin"}),
+    (Role.AUDITOR, {"search", "referrals", "overview", "audit"}),
+    (Role.REGULATOR, {"search", "referrals", "overview", "institutions", "grid"}),
+    (Role.ALLIANCE_ADMIN, {"referrals", "calendar", "overview", "institutions", "grid",
+                           "admin"}),
+    (Role.SYSTEM_ADMIN, {"search", "referrals", "calendar", "overview", "institutions", "grid",
+                         "audit", "systems", "admin"}),
 ])
 def test_navigation_follows_the_role(world, as_role, role, expected):
     body = as_role(role).get(reverse("web:home")).content.decode()
@@ -72,7 +73,8 @@ def po_entries(path: Path) -> list[tuple[str, str]]:
     return entries
 
 
-@pytest.mark.parametrize("app", ["web", "accounts", "fhir", "referrals", "scheduling"])
+@pytest.mark.parametrize("app", ["web", "accounts", "fhir", "referrals", "scheduling",
+                                 "notifications"])
 def test_every_message_of_the_app_has_a_chinese_translation(app):
     po = SRC / app / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
     entries = po_entries(po)

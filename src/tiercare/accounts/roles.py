@@ -27,22 +27,36 @@ class Capability(StrEnum):
     """Use the admin back-office for master data."""
     MANAGE_SYSTEMS = "manage_systems"
     """Issue and revoke integrating systems' FHIR tokens and see their traffic."""
+    VIEW_REFERRALS = "view_referrals"
+    """Open referral slips one may see (``referrals.services.visible_referrals``)."""
+    WORK_REFERRALS = "work_referrals"
+    """Write referrals, work the incoming queue and the follow-ups of one's institution."""
+    OVERSEE_REFERRALS = "oversee_referrals"
+    """The alliance office's view of all referrals, their flows and missed deadlines."""
+    VIEW_SCHEDULES = "view_schedules"
+    """See the slot calendars of departments (rules.md §4: appointment resources shared)."""
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.SYSTEM_ADMIN: frozenset(Capability),
     Role.ALLIANCE_ADMIN: frozenset(
-        {Capability.VIEW_OVERVIEW, Capability.VIEW_GRID, Capability.BACK_OFFICE}
+        {Capability.VIEW_OVERVIEW, Capability.VIEW_GRID, Capability.BACK_OFFICE,
+         Capability.VIEW_REFERRALS, Capability.OVERSEE_REFERRALS, Capability.VIEW_SCHEDULES}
     ),
     Role.REGULATOR: frozenset(
         {Capability.VIEW_OVERVIEW, Capability.VIEW_GRID, Capability.VIEW_ALL_ALLIANCES,
-         Capability.SEARCH_RESIDENTS}
+         Capability.SEARCH_RESIDENTS, Capability.VIEW_REFERRALS, Capability.OVERSEE_REFERRALS}
     ),
     Role.AUDITOR: frozenset(
-        {Capability.VIEW_OVERVIEW, Capability.VIEW_AUDIT, Capability.SEARCH_RESIDENTS}
+        {Capability.VIEW_OVERVIEW, Capability.VIEW_AUDIT, Capability.SEARCH_RESIDENTS,
+         Capability.VIEW_REFERRALS, Capability.OVERSEE_REFERRALS}
     ),
-    Role.DOCTOR: frozenset({Capability.VIEW_OVERVIEW, Capability.SEARCH_RESIDENTS}),
-    Role.NURSE: frozenset({Capability.VIEW_OVERVIEW, Capability.SEARCH_RESIDENTS}),
+    Role.DOCTOR: frozenset({Capability.VIEW_OVERVIEW, Capability.SEARCH_RESIDENTS,
+                            Capability.VIEW_REFERRALS, Capability.WORK_REFERRALS,
+                            Capability.VIEW_SCHEDULES}),
+    Role.NURSE: frozenset({Capability.VIEW_OVERVIEW, Capability.SEARCH_RESIDENTS,
+                           Capability.VIEW_REFERRALS, Capability.WORK_REFERRALS,
+                           Capability.VIEW_SCHEDULES}),
     Role.PHARMACIST: frozenset({Capability.VIEW_OVERVIEW, Capability.SEARCH_RESIDENTS}),
 }
 

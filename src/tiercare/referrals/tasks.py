@@ -3,8 +3,8 @@
 ``escalate_referrals`` tells the alliance office about referrals whose response deadline
 passed unanswered and expires those unanswered beyond the alliance's limit (rules.md §3;
 ``referrals.services.escalate_overdue``). It is idempotent, so it may run as often as
-wanted; nothing enqueues it periodically yet (run ``tiercare escalate_referrals`` from cron
-every minute — the green-channel deadline is 15 minutes — or enqueue it).
+wanted; the clock (``tiercare.clock``) enqueues it every minute (the green-channel deadline
+is 15 minutes); ``tiercare escalate_referrals`` runs it once by hand.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Background tasks of scheduling (django-tasks in the database, ADR 0008).
 
 ``release_referral_slots`` returns unused referral capacity whose release time has passed to
-the public pool (rules.md §4). It is idempotent, so it may run as often as wanted; nothing
-enqueues it periodically yet (run ``tiercare release_slots`` from cron, or enqueue it).
+the public pool (rules.md §4). It is idempotent, so it may run as often as wanted; the
+clock (``tiercare.clock``) enqueues it every 5 minutes; ``tiercare release_slots`` runs it once
+by hand.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from tiercare.accounts.roles import Capability, has_capability
+from tiercare.notifications.services import has_inbox
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class NavItem:
 #: (key, label, url name, capability needed)
 _NAV: list[tuple[str, Promise, str, Capability]] = [
     ("search", _("Resident search"), "web:resident_search", Capability.SEARCH_RESIDENTS),
+    ("referrals", _("Referrals"), "referrals:home", Capability.VIEW_REFERRALS),
+    ("calendar", _("Slot calendar"), "scheduling:calendar", Capability.VIEW_SCHEDULES),
     ("overview", _("Alliance overview"), "web:alliance_overview", Capability.VIEW_OVERVIEW),
     ("institutions", _("Institutions"), "web:institution_list", Capability.VIEW_GRID),
     ("grid", _("Grid coverage"), "web:grid_coverage", Capability.VIEW_GRID),
@@ -37,6 +40,8 @@ _NAV: list[tuple[str, Promise, str, Capability]] = [
 
 _ACTIVE_PREFIX = {
     "search": ("/residents/",),
+    "referrals": ("/referrals/",),
+    "calendar": ("/schedules/",),
     "overview": ("/alliances/",),
     "institutions": ("/institutions/",),
     "grid": ("/grid/",),
@@ -59,10 +64,11 @@ def nav_items_for(user: Any, path: str = "") -> list[NavItem]:
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
-    """Context processor: ``nav_items`` for the role, ``user_role`` and ``user_scope``."""
+    """Context processor: ``nav_items`` for the role, ``user_role`` and ``user_scope``, and
+    ``has_inbox`` (the top bar shows the inbox with its live unread count)."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_items": [], "user_role": "", "user_scope": ""}
+        return {"nav_items": [], "user_role": "", "user_scope": "", "has_inbox": False}
     try:
         scope_obj = user.institution or user.alliance
         scope = str(scope_obj) if scope_obj is not None else ""
@@ -70,6 +76,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "nav_items": nav_items_for(user, request.path),
             "user_role": user.get_role_display(),
             "user_scope": scope,
+            "has_inbox": has_inbox(user),
         }
     except Exception:  # an error page must still render when the database is unwell
-        return {"nav_items": [], "user_role": "", "user_scope": ""}
+        return {"nav_items": [], "user_role": "", "user_scope": "", "has_inbox": False}

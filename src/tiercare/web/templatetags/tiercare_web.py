@@ -10,9 +10,10 @@ from typing import Any
 from django import template
 from django.http import QueryDict
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language, pgettext_lazy
+from django.utils.translation import gettext as _
 
 from tiercare.kernel import icd10
 from tiercare.kernel.money import format_yuan
@@ -77,3 +78,13 @@ def query_with(context: dict[str, Any], **changes: Any) -> str:
             params[key] = str(value)
     encoded = params.urlencode()
     return f"?{encoded}" if encoded else "?"
+
+
+@register.simple_tag
+def countdown_texts() -> SafeString:
+    """The translated templates the countdown script (web/countdown.js) fills in, as data
+    attributes of its script tag (the same texts ``referrals.views.countdown`` renders)."""
+    texts = {"left": _("%(t)s left"), "overdue": _("%(t)s overdue"),
+             "hm": _("%(h)d h %(m)d min"), "ms": _("%(m)d min %(s)d s"),
+             "days": _("%(d)d days")}
+    return format_html_join(" ", 'data-{}="{}"', sorted(texts.items()))
