@@ -20,7 +20,8 @@ def token(db):
     made = iter(range(1, 1000))
 
     def make(scope: str = "system/*.read system/Patient.write system/Encounter.write "
-                          "system/ExplanationOfBenefit.write system/Appointment.write",
+                          "system/ExplanationOfBenefit.write system/Appointment.write "
+                          "system/ServiceRequest.write system/Task.write",
              **reach: Any) -> dict[str, str]:
         if not reach:
             reach = {"whole_county": True}
@@ -207,6 +208,40 @@ def new_appointment(county: Any, slot: Any = None, **changes: Any) -> dict[str, 
         "slot": [{"reference": f"Slot/{slot.pk}"}],
         "participant": [{"actor": {"reference": f"Patient/{county.patient.pk}"},
                          "status": "accepted"}],
+    }
+    resource.update(changes)
+    return resource
+
+
+REFERRAL_DIRECTION = "https://tiercare.org/fhir/CodeSystem/referral-direction"
+NOTE_KIND = "https://tiercare.org/fhir/StructureDefinition/referral-note-kind"
+
+
+def new_service_request(county: Any, **changes: Any) -> dict[str, Any]:
+    """A referral as the township centre's HIS writes it: 李医生 refers 张三 up to the county
+    hospital's cardiology for hypertension (I10) with type 2 diabetes (E11.9), a draft.
+    李医生 is given the township doctor's account (a system writes for a clinician who has
+    one)."""
+    from tiercare.accounts.models import Role, User
+
+    User.objects.filter(pk=county.user(Role.DOCTOR).pk).update(
+        practitioner=county.doctor_practitioner)
+    department = county.county_hospital.departments.order_by("pk").first()
+    resource = {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "order",
+        "category": [{"coding": [{"system": REFERRAL_DIRECTION, "code": "up"}]}],
+        "priority": "routine",
+        "subject": {"reference": f"Patient/{county.patient.pk}"},
+        "requester": {"reference": f"PractitionerRole/employment-{county.doctor_practitioner.pk}"},
+        "performer": [{"reference": f"Organization/department-{department.pk}"}],
+        "reasonCode": [{"coding": [{"system": ICD10_CN, "code": "I10"}]},
+                       {"coding": [{"system": ICD10_CN, "code": "E11.9"}]}],
+        "note": [{"text": "血压控制不佳，需调整用药", "extension": [
+                      {"url": NOTE_KIND, "valueCode": "reason"}]},
+                 {"text": "高血压病史10年", "extension": [
+                      {"url": NOTE_KIND, "valueCode": "clinical-summary"}]}],
     }
     resource.update(changes)
     return resource

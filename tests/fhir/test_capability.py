@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fhir.conftest import new_appointment, new_encounter, new_patient, new_settlement
+from tests.fhir.conftest import (
+    new_appointment,
+    new_encounter,
+    new_patient,
+    new_service_request,
+    new_settlement,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -13,7 +19,8 @@ SAMPLE = {"token": "x", "string": "a", "date": "2025", "number": "1", "reference
 #: Parameters whose values have a fixed form (a closed list, a phone number).
 CODED = {"gender": "male", "phone": "13800000000", "active": "true"}
 BODIES = {"Patient": lambda world: new_patient(), "Encounter": new_encounter,
-          "ExplanationOfBenefit": new_settlement, "Appointment": new_appointment}
+          "ExplanationOfBenefit": new_settlement, "Appointment": new_appointment,
+          "ServiceRequest": new_service_request}
 
 
 def test_metadata_needs_no_login_and_says_fhir_4_0_1(client):

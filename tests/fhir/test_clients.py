@@ -89,6 +89,14 @@ def test_fhirclient_r4_models_parse_every_served_type(smart, world, fhirpy):
     from tiercare.scheduling import services as scheduling
 
     scheduling.book(free_slot(world), world.patient, by_name="test")
+    from tiercare.referrals import services as referrals
+    from tiercare.scheduling.models import Bed, Ward
+
+    referrals.create_referral(patient=world.patient, direction="up", diagnosis="I10",
+                              reason="血压控制不佳", by=world.user("doctor"),
+                              receiving_institution=world.county_hospital)
+    ward = Ward.objects.create(institution=world.county_hospital, code="W1", name="心内病区")
+    Bed.objects.create(ward=ward, code="01")
     for mapper in all_mappers():
         bundle = Bundle(smart.server.request_json(f"{mapper.resource_type}?_count=50"))
         assert bundle.entry, mapper.resource_type

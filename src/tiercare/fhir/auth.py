@@ -37,6 +37,10 @@ WRITE_ROLES = {
     # booking for a resident is clinical work, as registering one (scheduling.services.book
     # then applies who may book which pool)
     "Appointment": access.REGISTER_ROLES,
+    # referrals are written by doctors and nurses; the alliance office approves through Task
+    # (referrals.services.sides_of then decides which step is whose)
+    "ServiceRequest": frozenset({Role.DOCTOR, Role.NURSE}),
+    "Task": frozenset({Role.DOCTOR, Role.NURSE, Role.ALLIANCE_ADMIN}),
 }
 
 

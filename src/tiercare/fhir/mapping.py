@@ -22,7 +22,7 @@ from tiercare.accounts import audit
 from tiercare.accounts.models import AuditEvent
 from tiercare.fhir.auth import Client
 from tiercare.fhir.errors import FhirError
-from tiercare.fhir.search import SearchParam, date_q, parse_date
+from tiercare.fhir.search import SearchParam, date_q, parse_date, parse_token
 
 #: A filter that matches nothing (a value that cannot name a record here).
 NOTHING = Q(pk__in=[])
@@ -274,6 +274,24 @@ def reference_filter(field_name: str, target: str,
         if named is None or named[0] is not model:
             return NOTHING
         return Q(**{field_name: named[1]})
+
+    return make
+
+
+def code_filter(field_name: str, system: str,
+                codes: Iterable[str]) -> Callable[[str, str], Q]:
+    """The filter of a token parameter over a field holding codes of one code system:
+    ``system|code``, ``code``, or ``system|`` (any code); another system or an unknown code
+    matches nothing."""
+    known = frozenset(codes)
+
+    def make(value: str, modifier: str) -> Q:
+        token = parse_token(value)
+        if token.system not in (None, system):
+            return NOTHING
+        if token.code is None:
+            return Q()
+        return Q(**{field_name: token.code}) if token.code in known else NOTHING
 
     return make
 

@@ -449,12 +449,27 @@ def visible_referrals(user: User | None) -> QuerySet[Referral]:
     if user.role in (Role.ALLIANCE_ADMIN, Role.AUDITOR):
         if user.alliance_id is None:
             return queryset if user.role == Role.AUDITOR else queryset.none()
-        return queryset.filter(Q(sending_institution__alliance_id=user.alliance_id)
-                               | Q(receiving_institution__alliance_id=user.alliance_id))
+        return referrals_seen_from(alliance_id=user.alliance_id)
     if user.role in STAFF_ROLES and user.institution_id is not None:
-        return queryset.filter(Q(sending_institution_id=user.institution_id)
-                               | (Q(receiving_institution_id=user.institution_id)
+        return referrals_seen_from(institution_id=user.institution_id)
+    return queryset.none()
+
+
+def referrals_seen_from(*, institution_id: int | None = None,
+                        alliance_id: int | None = None) -> QuerySet[Referral]:
+    """The referrals seen from an institution (its staff, an integrating system held to it):
+    what it sent and what it received once sent (not the other side's drafts, nor those
+    awaiting the alliance office's approval); or from an alliance (its office, a system held
+    to it): every referral sent or received by its members (rules.md §3 "visible to both
+    sides")."""
+    queryset = Referral.objects.all()
+    if institution_id is not None:
+        return queryset.filter(Q(sending_institution_id=institution_id)
+                               | (Q(receiving_institution_id=institution_id)
                                   & ~Q(status__in=[St.DRAFT, St.AWAITING_APPROVAL])))
+    if alliance_id is not None:
+        return queryset.filter(Q(sending_institution__alliance_id=alliance_id)
+                               | Q(receiving_institution__alliance_id=alliance_id))
     return queryset.none()
 
 

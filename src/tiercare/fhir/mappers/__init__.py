@@ -12,5 +12,7 @@ from tiercare.fhir.mappers import (  # noqa: F401
     practitioner,
     practitioner_role,
     schedule,
+    service_request,
     slot,
+    task,
 )
