@@ -14,6 +14,9 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from tests.fhir.conftest import ICD10_CN, NOTE_KIND, REFERRAL_DIRECTION, Fhir
 from tests.referrals.workflow_scene import Scene, draft_up, make_scene, make_slot
@@ -224,6 +227,7 @@ def test_malformed_slips_are_422_and_write_nothing(scene, village_his, changes, 
     response = village_his.post("ServiceRequest", slip(scene, **changes))
     assert response.status_code == 422, response.content
     assert response.json()["issue"][0]["expression"] == [where]
+    assert HAN.search(response.json()["issue"][0]["diagnostics"])  # in Chinese by default
     assert not Referral.objects.exists()
 
 
@@ -632,3 +636,43 @@ def test_unknown_and_malformed_ids(scene, village_his):
             "OperationOutcome"
     slip_ = draft_up(scene)
     assert village_his.get(f"Task/{slip_.pk}").status_code == 200
+
+
+# -- no input makes the two answer 5xx (DESIGN.md "never a 500") -------------------------------
+
+FUZZ = hypothesis_settings(max_examples=60, deadline=None,
+                           suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                  HealthCheck.too_slow])
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20) | st.sampled_from(
+        ["Slot/1", "Location/bed-1", "Organization/institution-1", "PractitionerRole/"
+         "employment-1", "Practitioner/1", "ServiceRequest/1", "Patient/1", "stat", "urgent",
+         "requested", "accepted", "rejected", "in-progress", "completed", "cancelled"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(
+        ["reference", "coding", "system", "code", "text", "type", "valueReference",
+         "valueString", "valueCodeableConcept", "url", "valueCode", "extension"]), inner,
+        max_size=3),
+    max_leaves=10)
+
+
+@FUZZ
+@given(changes=st.dictionaries(st.sampled_from(
+    ["status", "intent", "category", "priority", "subject", "requester", "performer",
+     "reasonCode", "note", "basedOn", "extension", "occurrencePeriod"]), json_values,
+    max_size=3))
+def test_any_service_request_is_answered_without_a_server_error(scene, village_his, changes):
+    answer = village_his.post("ServiceRequest", slip(scene, **changes))
+    assert answer.status_code < 500, answer.content[:500]
+    assert answer.json()["resourceType"] in ("ServiceRequest", "OperationOutcome")
+
+
+@FUZZ
+@given(changes=st.dictionaries(st.sampled_from(
+    ["status", "businessStatus", "statusReason", "input", "output", "owner", "requester",
+     "focus", "for", "priority", "intent"]), json_values, max_size=3))
+def test_any_task_update_is_answered_without_a_server_error(scene, county_his, changes):
+    referral = services.submit(draft_up(scene), by=scene.village_doctor).referral
+    body = county_his.get(f"Task/{referral.pk}").json()
+    answer = county_his.put(f"Task/{referral.pk}", {**body, **changes})
+    assert answer.status_code < 500, answer.content[:500]
+    assert answer.json()["resourceType"] in ("Task", "OperationOutcome")
