@@ -120,7 +120,8 @@ def test_the_password_change_page_applies_the_policy_and_audits(world, client):
 def test_demo_accounts_cover_every_role_and_can_be_recreated(world, client):
     accounts = services.create_demo_accounts(world.alliance)
     assert [a[0] for a in accounts] == ["admin", "alliance_admin", "regulator", "auditor",
-                                        "doctor", "nurse", "pharmacist"]
+                                        "doctor", "nurse", "pharmacist", "village_doctor",
+                                        "hospital_doctor"]
     assert {a[1] for a in accounts} == {services.DEMO_PASSWORD}
     doctor = User.objects.get(username="doctor")
     assert doctor.role == Role.DOCTOR
@@ -128,11 +129,13 @@ def test_demo_accounts_cover_every_role_and_can_be_recreated(world, client):
     assert doctor.practitioner == world.doctor_practitioner
     assert str(doctor) == world.doctor_practitioner.name
     assert User.objects.get(username="pharmacist").institution == world.county_hospital
+    assert User.objects.get(username="village_doctor").institution == world.village
+    assert User.objects.get(username="hospital_doctor").institution == world.county_hospital
     # recreating keeps one account per role and restores the demo password
     User.objects.filter(username="nurse").update(is_active=False)
     again = services.create_demo_accounts(world.alliance)
     assert again == accounts
-    assert User.objects.filter(username__in=[a[0] for a in accounts]).count() == 7
+    assert User.objects.filter(username__in=[a[0] for a in accounts]).count() == 9
     for username, password, _label in accounts:
         assert client.login(username=username, password=password), username
 

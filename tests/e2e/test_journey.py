@@ -25,13 +25,16 @@ TEXT = {
 
 #: The navigation entries each demo role must see on its landing page.
 LANDING = {
-    "admin": {"search", "overview", "institutions", "grid", "audit", "systems", "admin"},
-    "alliance_admin": {"overview", "institutions", "grid", "admin"},
-    "regulator": {"search", "overview", "institutions", "grid"},
-    "auditor": {"search", "overview", "audit"},
-    "doctor": {"search", "overview"},
-    "nurse": {"search", "overview"},
+    "admin": {"search", "referrals", "calendar", "overview", "institutions", "grid", "audit",
+              "systems", "admin"},
+    "alliance_admin": {"referrals", "calendar", "overview", "institutions", "grid", "admin"},
+    "regulator": {"search", "referrals", "overview", "institutions", "grid"},
+    "auditor": {"search", "referrals", "overview", "audit"},
+    "doctor": {"search", "referrals", "calendar", "overview"},
+    "nurse": {"search", "referrals", "calendar", "overview"},
     "pharmacist": {"search", "overview"},
+    "village_doctor": {"search", "referrals", "calendar", "overview"},
+    "hospital_doctor": {"search", "referrals", "calendar", "overview"},
 }
 
 

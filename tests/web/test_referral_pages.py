@@ -131,9 +131,11 @@ def test_the_whole_loop_through_the_slip_page(scene):
     down.refresh_from_db()
     assert down.status == "submitted"
     assert [n.kind for n in inbox.inbox(scene.township_doctor)] == ["down_referral"]
+    assert inbox.unread_count(scene.township_doctor) == 1
     township = client_of(scene.township_doctor)
     slip = township.get(reverse("referrals:detail", args=[down.pk])).content.decode()
     assert "氨氯地平5mg qd" in slip
+    assert inbox.unread_count(scene.township_doctor) == 0  # read with the slip
     timeline = client_of(scene.village_doctor).get(url).content.decode()
     for label in ("已发出", "已接收", "已到达", "已完成"):
         assert label in timeline

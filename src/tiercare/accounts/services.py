@@ -189,8 +189,10 @@ def create_demo_accounts(alliance: Alliance) -> list[tuple[str, str, str]]:
     ``alliance_admin`` and ``auditor`` of this alliance, ``regulator`` (all alliances),
     ``doctor`` and ``nurse`` at the alliance's first township health centre (so that the
     doctor's scope covers the residents of the grid, rules.md §11), ``pharmacist`` at the
-    lead hospital (the central pharmacy, rules.md §1 "six unifications"). Clinical accounts
-    are linked to a practitioner of their institution when one is free.
+    lead hospital (the central pharmacy, rules.md §1 "six unifications"); for the referral
+    loop, ``village_doctor`` at a village clinic of that township and ``hospital_doctor`` at
+    the lead hospital. Clinical accounts are linked to a practitioner of their institution
+    when one is free.
 
     Idempotent: existing demo accounts get their role, scope and the demo password back and
     are unlocked. Returns ``(username, password, role label)`` per account."""
@@ -206,6 +208,10 @@ def create_demo_accounts(alliance: Alliance) -> list[tuple[str, str, str]]:
             code="no_member",
         )
     pharmacy = lead or clinical_home
+    villages = _members(alliance, Level.VILLAGE)
+    village = next((v for v in villages if township is not None
+                    and v.division_code.startswith(township.division_code[:9])),
+                   villages[0] if villages else None)
     plan: list[tuple[str, str, Institution | None, Alliance | None, tuple[str, ...]]] = [
         ("admin", Role.SYSTEM_ADMIN, None, None, ()),
         ("alliance_admin", Role.ALLIANCE_ADMIN, None, alliance, ()),
@@ -215,6 +221,12 @@ def create_demo_accounts(alliance: Alliance) -> list[tuple[str, str, str]]:
         ("nurse", Role.NURSE, clinical_home, None, _NURSE_TITLES),
         ("pharmacist", Role.PHARMACIST, pharmacy, None, (Practitioner.Title.PHARMACIST,)),
     ]
+    # the two other ends of the referral loop (issue 4): a village doctor of the township's
+    # grid who refers up, and a doctor of the lead hospital who answers
+    if village is not None:
+        plan.append(("village_doctor", Role.DOCTOR, village, None, _PHYSICIAN_TITLES))
+    if lead is not None:
+        plan.append(("hospital_doctor", Role.DOCTOR, lead, None, _PHYSICIAN_TITLES))
     accounts: list[tuple[str, str, str]] = []
     for username, role, institution, scope_alliance, titles in plan:
         user = User.objects.filter(username=username).first()

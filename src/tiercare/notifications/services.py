@@ -187,6 +187,16 @@ def mark_read(user: User, ids: Iterable[int], *, now: dt.datetime | None = None)
     return len(rows)
 
 
+def mark_referral_read(user: User, referral_id: int) -> int:
+    """Opening a referral's slip reads the notices about it in the user's inbox."""
+    where = inbox_filter(user)
+    if where is None:
+        return 0
+    ids = list(_unread(Notification.objects.filter(where, referral_id=referral_id), user)
+               .values_list("pk", flat=True))
+    return mark_read(user, ids) if ids else 0
+
+
 @transaction.atomic
 def mark_all_read(user: User, *, now: dt.datetime | None = None) -> None:
     """Everything in the inbox up to now counts as read."""

@@ -32,6 +32,7 @@ from tiercare.accounts.models import AuditEvent, Role, User
 from tiercare.accounts.roles import Capability
 from tiercare.errors import DomainError
 from tiercare.kernel import icd10
+from tiercare.notifications import services as inbox
 from tiercare.patients import services as patient_services
 from tiercare.patients.models import Patient
 from tiercare.referrals import rules, services, statuses
@@ -380,7 +381,7 @@ def _accept_choices(referral: Referral) -> dict[str, Any]:
 
 #: what each event of the timeline says (``ReferralEvent.action``)
 ACTION_LABELS = {
-    "create": gettext_lazy("Written"), "edit": gettext_lazy("Slip edited"),
+    "create": gettext_lazy("Slip written"), "edit": gettext_lazy("Slip edited"),
     "submit": gettext_lazy("Sent to the receiving side"),
     "approve": gettext_lazy("Approved by the alliance office"),
     "refuse": gettext_lazy("Not approved by the alliance office"),
@@ -440,6 +441,7 @@ def referral_detail(request: HttpRequest, pk: int) -> HttpResponse:
     audit.record(AuditEvent.Action.VIEW, user=user, object_type=REFERRAL_LABEL,
                  object_id=referral.pk, patient_id=referral.patient_id,
                  summary="page: referral slip")
+    inbox.mark_referral_read(user, referral.pk)  # its notices are read with the slip
     steps = _steps(user, referral)
     context: dict[str, Any] = {
         "referral": referral, "steps": steps,

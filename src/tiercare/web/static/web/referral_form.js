@@ -8,6 +8,7 @@
     var input = document.querySelector("#referral-form [name=diagnosis]");
     input.value = pick.dataset.pickCode;
     document.getElementById("diagnosis-choices").innerHTML = "";
-    input.dispatchEvent(new Event("blur"));
+    // the capacity panel refreshes the catalogue's advice on this change
+    input.dispatchEvent(new Event("change"));
   });
 })();
