@@ -48,7 +48,6 @@ from typing import Any
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from tiercare.accounts import audit
@@ -101,6 +100,7 @@ RESIDENT_PARAMS = {name: SearchParam("reference", "The resident (Patient/N)",
                                      reference_filter("patient_id", "Patient", Patient))
                    for name in ("patient", "subject")}
 
+
 def referral_rows(client: Client) -> QuerySet[Referral]:
     """The referrals this client sees: a person as in the JSON API
     (``services.visible_referrals``); an integrating system as its reach's staff or office
@@ -147,13 +147,13 @@ def refused(err: DomainError) -> FhirError:
     return FhirError(status, code, str(err))
 
 
-def clinician(r_institution: Institution | None,
+def clinician(institution: Institution | None,
               practitioner: Practitioner | None) -> dict[str, Any] | None:
     """A clinician of a referral as a reference: their employment at the institution
     (``PractitionerRole/employment-N``), else the practitioner."""
     if practitioner is None:
         return None
-    if r_institution is not None and practitioner.institution_id == r_institution.pk:
+    if institution is not None and practitioner.institution_id == institution.pk:
         return mapper_for("PractitionerRole").reference(Practitioner, practitioner.pk,
                                                         practitioner.name)
     return mapper_for("Practitioner").reference(Practitioner, practitioner.pk,
@@ -652,7 +652,7 @@ class ServiceRequestMapper(ReferralPart):
             return r
         by = self._writer(resource, client)
         try:
-            services.update_draft(r, changes, by=by, now=timezone.now())
+            services.update_draft(r, changes, by=by)
         except DomainError as err:
             raise refused(err) from err
         audit_system_step(client, r, "ServiceRequest update", by)
