@@ -119,6 +119,14 @@ def ids(bundle: dict[str, Any]) -> list[str]:
     return [e["resource"]["id"] for e in bundle["entry"] if e["search"]["mode"] == "match"]
 
 
+def assert_finds(fhir: Fhir, kind: str, queries: dict[str, list[str]]) -> None:
+    """Each search (strict: every parameter known) finds exactly the ids given."""
+    for params, expected in queries.items():
+        response = fhir.get(f"{kind}?{params}", HTTP_PREFER="handling=strict")
+        assert response.status_code == 200, (params, response.content)
+        assert sorted(ids(response.json())) == sorted(expected), params
+
+
 def english(fhir: Fhir) -> None:
     fhir.client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
 
@@ -312,10 +320,7 @@ def test_service_request_search(scene, village_his):
         "_sort=-authored": [green, routine],
         f"_id={routine}": [routine],
     }
-    for params, expected in queries.items():
-        response = village_his.get(f"ServiceRequest?{params}", HTTP_PREFER="handling=strict")
-        assert response.status_code == 200, (params, response.content)
-        assert sorted(ids(response.json())) == sorted(expected), params
+    assert_finds(village_his, "ServiceRequest", queries)
     assert ids(village_his.get("ServiceRequest?_sort=-authored").json()) == [green, routine]
     assert ids(village_his.get("ServiceRequest?_sort=authored").json()) == [routine, green]
     included = village_his.get(f"ServiceRequest?_id={green}&_include=ServiceRequest:patient")
@@ -588,10 +593,7 @@ def test_task_search(scene, village_his, county_his):
         "priority=routine": [draft, sent],
         f"_id={sent}&_include=Task:focus": [sent],
     }
-    for params, expected in queries.items():
-        response = village_his.get(f"Task?{params}", HTTP_PREFER="handling=strict")
-        assert response.status_code == 200, (params, response.content)
-        assert sorted(ids(response.json())) == sorted(expected), params
+    assert_finds(village_his, "Task", queries)
     included = village_his.get(f"Task?_id={sent}&_include=Task:focus").json()
     assert [e["resource"]["resourceType"] for e in included["entry"]] == [
         "Task", "ServiceRequest"]

@@ -25,6 +25,7 @@ from tiercare.fhir.mapping import (
     BASE_URI,
     NOTHING,
     ResourceMapper,
+    code_filter,
     reference_filter,
     register,
 )
@@ -54,15 +55,6 @@ def _status_filter(value: str, modifier: str) -> Q:
     }.get(token.code or "", NOTHING)
 
 
-def _pool_filter(value: str, modifier: str) -> Q:
-    token = parse_token(value)
-    if token.system not in (None, POOL_SYSTEM):
-        return NOTHING
-    if token.code is None:
-        return Q()
-    return Q(pool=token.code) if token.code in Pool.values else NOTHING
-
-
 def _start_filter(value: str, modifier: str) -> Q:
     return date_q("start", parse_date("start", value))
 
@@ -83,7 +75,8 @@ class SlotMapper(ResourceMapper):
                              _start_filter),
         "status": SearchParam("token", "free | busy | busy-unavailable", _status_filter),
         "service-category": SearchParam(
-            "token", f"The pool: public | referral | internal ({POOL_SYSTEM})", _pool_filter),
+            "token", f"The pool: public | referral | internal ({POOL_SYSTEM})",
+            code_filter("pool", POOL_SYSTEM, Pool.values)),
     }
     sorts = {"start": "start"}
 
