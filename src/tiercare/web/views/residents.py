@@ -15,7 +15,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from tiercare.accounts.models import User
-from tiercare.accounts.roles import Capability
+from tiercare.accounts.roles import Capability, has_capability
 from tiercare.encounters import services as encounter_services
 from tiercare.kernel.errors import KernelError
 from tiercare.patients import services as patient_services
@@ -159,6 +159,8 @@ def resident_record(request: HttpRequest, pk: int) -> HttpResponse:
         "by_level": by_level,
         "settlements": encounter_services.out_of_county_settlements(patient),
         **_timeline_page(patient, page),
+        "can_refer": has_capability(user, Capability.WORK_REFERRALS)
+        and user.institution_id is not None,
     }
     return render(request, "web/resident_record.html", context)
 
