@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from tiercare.accounts.models import AuditEvent, User
 from tiercare.accounts.roles import Capability, has_capability
 from tiercare.patients.models import Patient
+from tiercare.referrals import statuses as referral_statuses
+from tiercare.referrals.models import FollowUpTask, Referral
 from tiercare.registry.models import Institution, Level, Practitioner
 from tiercare.web.access import sees_all_alliances, visible_alliances
 from tiercare.web.context import nav_items_for
@@ -30,6 +32,10 @@ DESCRIPTIONS = {
     "grid": _("Check that every township of the county is in exactly one alliance."),
     "audit": _("Who viewed or changed which record, when and from which address."),
     "admin": _("Master data: alliances, institutions, departments, practitioners, users."),
+    "referrals": _("Write referrals, answer the incoming queue before its deadline, follow "
+                   "residents up; the alliance office watches flows and missed deadlines."),
+    "calendar": _("A week of a department's slots by pool: referral, public, internal."),
+    "systems": _("Tokens and traffic of the hospital systems that use the FHIR interface."),
 }
 
 
@@ -54,6 +60,13 @@ def home(request: HttpRequest) -> HttpResponse:
     ]
     if has_capability(user, Capability.SEARCH_RESIDENTS) and sees_all_alliances(user):
         stats.append((_("Residents"), Patient.objects.filter(is_active=True).count()))
+    if has_capability(user, Capability.WORK_REFERRALS) and user.institution_id is not None:
+        open_incoming = Referral.objects.filter(
+            receiving_institution_id=user.institution_id,
+            status__in=sorted(referral_statuses.AWAITING_ANSWER)).count()
+        stats.append((_("Referrals waiting for an answer"), open_incoming))
+        stats.append((_("Open follow-ups"), FollowUpTask.objects.filter(
+            institution_id=user.institution_id, status=FollowUpTask.Status.OPEN).count()))
     if has_capability(user, Capability.VIEW_AUDIT):
         since = timezone.now() - timedelta(hours=24)
         stats.append((_("Audit events, last 24 hours"),
