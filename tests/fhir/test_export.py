@@ -27,7 +27,8 @@ from tiercare.fhir.models import ExportJob
 pytestmark = pytest.mark.django_db
 
 ASYNC = {"HTTP_PREFER": "respond-async", "HTTP_ACCEPT": "application/fhir+json"}
-COMPARTMENT = {"Patient", "Encounter", "Condition", "ExplanationOfBenefit"}
+COMPARTMENT = {"Patient", "Encounter", "Condition", "ExplanationOfBenefit", "ServiceRequest",
+               "Task"}
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +77,7 @@ def subjects(resource: dict) -> set[str]:
     """The residents a resource is about (its own id for a Patient)."""
     if resource["resourceType"] == "Patient":
         return {f"Patient/{resource['id']}"}
-    ref = resource.get("subject") or resource.get("patient") or {}
+    ref = resource.get("subject") or resource.get("patient") or resource.get("for") or {}
     return {ref["reference"]} if ref else set()
 
 
@@ -181,6 +182,22 @@ def test_a_group_export_holds_that_alliances_residents_and_their_records(world, 
     own = files(fhir, finished(fhir, f"Group/alliance-{world.alliance.pk}/$export"))
     assert [p["id"] for p in own["Patient"]] == [str(world.patient.pk)]
     assert len(own["ExplanationOfBenefit"]) == 1
+
+
+def test_a_group_export_holds_its_residents_referrals(world, fhir):
+    from tiercare.accounts.models import Role
+    from tiercare.referrals import services as referrals
+
+    referral = referrals.create_referral(
+        patient=world.patient, direction="up", diagnosis="I10", reason="血压控制不佳",
+        by=world.user(Role.DOCTOR), receiving_institution=world.county_hospital)
+    own = files(fhir, finished(fhir, f"Group/alliance-{world.alliance.pk}/$export"))
+    assert [r["id"] for r in own["ServiceRequest"]] == [str(referral.pk)]
+    assert [t["id"] for t in own["Task"]] == [str(referral.pk)]
+    for resource in own["ServiceRequest"] + own["Task"]:
+        assert subjects(resource) == {f"Patient/{world.patient.pk}"}
+    other = files(fhir, finished(fhir, f"Group/alliance-{world.other_alliance.pk}/$export"))
+    assert "ServiceRequest" not in other and "Task" not in other
 
 
 def test_a_group_export_takes_only_the_patient_compartment(world, fhir):

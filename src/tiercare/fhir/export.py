@@ -43,6 +43,7 @@ from tiercare.fhir.mappers.group import members_q
 from tiercare.fhir.mapping import ResourceMapper, all_mappers, mapper_for
 from tiercare.fhir.models import ExportJob
 from tiercare.patients.models import Patient
+from tiercare.referrals.models import Referral
 from tiercare.registry.models import Alliance
 from tiercare.scheduling.models import Appointment
 
@@ -50,11 +51,13 @@ NDJSON = "application/fhir+ndjson"
 #: ``_outputFormat`` values the IG names for NDJSON (the only format written)
 OUTPUT_FORMATS = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
 #: the patient compartment served: what a group export holds
-COMPARTMENT = ("Patient", "Encounter", "Condition", "ExplanationOfBenefit", "Appointment")
+COMPARTMENT = ("Patient", "Encounter", "Condition", "ExplanationOfBenefit", "Appointment",
+               "ServiceRequest", "Task")
 #: per model of a served part: the path from a record to its resident's id
 RESIDENT_PATHS: dict[type, str] = {Patient: "pk", Encounter: "patient_id",
                                    Diagnosis: "encounter__patient_id",
-                                   Settlement: "patient_id", Appointment: "patient_id"}
+                                   Settlement: "patient_id", Appointment: "patient_id",
+                                   Referral: "patient_id"}
 CHUNK = 1000
 #: how often (resources) the job's progress is written and its deletion noticed
 PROGRESS_EVERY = 5000
