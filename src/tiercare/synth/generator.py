@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, models, transaction
+from django.utils import timezone as django_timezone
 from django.utils.translation import gettext as _
 
 from tiercare import bulk
@@ -48,6 +49,7 @@ from tiercare.registry.models import (
 from tiercare.scheduling.models import Bed, Schedule, Slot
 from tiercare.synth import county as county_mod
 from tiercare.synth import reference as ref
+from tiercare.synth import referrals as referrals_mod
 from tiercare.synth.population import (
     DIAGNOSIS_FIELDS,
     ENCOUNTER_FIELDS,
@@ -370,11 +372,16 @@ def generate(
     drop_indexes: bool = True,
     on_chunk: Callable[[int], None] | None = None,
     until: date | None = None,
+    now: datetime | None = None,
 ) -> SynthSummary:
     """Build a synthetic county of ``residents`` people and their ``year`` of care.
 
     With ``until`` the year is still running (the demo's "living" county): care stops on
     that day, admissions not yet discharged stay open and have no settlement yet.
+
+    Schedules, free slots and the live state of the referrals are relative to ``now``
+    (default: the clock): the four weeks from its day, referrals open at that moment
+    (``synth.referrals``). Passing it makes those rows repeatable too.
 
     Raises :class:`SynthError` (translated message) for bad arguments, a database that
     already has residents (unless ``append``) or a county already present.
@@ -408,6 +415,9 @@ def generate(
         ensure_default_catalogue()  # the tiered disease catalogue (rules.md §2, ADR 0010)
 
     pop = Population(plan, seed=seed, year=year, vendor=vendor, timestamp=stamp, until=until)
+    collector = referrals_mod.Collector(
+        plan, seed=seed,
+        live_factor=referrals_mod.LIVE_DAYS / pop.days_in_year / max(pop.year_share, 0.01))
     first = Ids(patient=bulk.next_id(Patient), encounter=bulk.next_id(Encounter),
                 diagnosis=bulk.next_id(Diagnosis), settlement=bulk.next_id(Settlement))
     ids_now = Ids(**vars(first))
@@ -426,6 +436,7 @@ def generate(
                 with transaction.atomic():
                     for writer, table in zip(writers, rows, strict=True):
                         writer.write(table)
+                collector.observe(rows)  # sample encounters for the referrals
                 del rows
                 if bar is not None:
                     bar.update(stop - bar.n)
@@ -443,12 +454,28 @@ def generate(
     summary.counts[Encounter._meta.label] = ids_now.encounter - first.encounter
     summary.counts[Diagnosis._meta.label] = ids_now.diagnosis - first.diagnosis
     summary.counts[Settlement._meta.label] = ids_now.settlement - first.settlement
-    made = build_schedules(seed=seed)  # the four weeks from today (issue 4 item 7)
+    now = now or django_timezone.now()
+    made = build_schedules(seed=seed, now=now)  # the four weeks from today (issue 4 item 7)
+    with transaction.atomic():  # referrals, bookings, beds, follow-ups (issue 4 item 7)
+        summary.counts.update(referrals_mod.generate(
+            collector, plan, seed=seed, now=now, history_end=_history_end(year, until),
+            write=lambda model, fields, rows: _Writer(model, fields, stamp).write(
+                rows, complete=True)))
+    del collector
     summary.counts[Schedule._meta.label] = made.schedules
     summary.counts[Slot._meta.label] = Slot.objects.count()
     summary.counts[Bed._meta.label] = made.beds
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _history_end(year: int, until: date | None) -> datetime:
+    """The end of the care history: the last second of ``until`` (Asia/Shanghai), or of the
+    last discharge day of a whole year (discharges run 40 days into the next year,
+    ``population``)."""
+    last = until or date(year, 12, 31) + timedelta(days=40)
+    return datetime(last.year, last.month, last.day, 23, 59, 59,
+                    tzinfo=timezone(timedelta(hours=8)))
 
 
 def _health_record_counters(plan: county_mod.CountyPlan) -> None:

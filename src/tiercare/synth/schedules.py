@@ -59,12 +59,15 @@ def _templates(schedule: Schedule, days: tuple[int, ...],
 
 
 @transaction.atomic
-def build_schedules(*, seed: int, today: dt.date | None = None) -> ScheduleSummary:
+def build_schedules(*, seed: int, today: dt.date | None = None,
+                    now: dt.datetime | None = None) -> ScheduleSummary:
     """Schedules, templates, wards, beds and the slots of the next four weeks for the
     alliances' county hospitals and township centres (idempotent per institution: an
-    institution that has schedules already is left as it is)."""
+    institution that has schedules already is left as it is). ``now`` (default: the clock)
+    decides which reserved places are already released; ``today`` defaults to its date."""
     rng = random.Random(seed * 7919 + 4)
-    today = today or timezone.localdate()
+    now = now or timezone.now()
+    today = today or timezone.localdate(now)
     summary = ScheduleSummary()
     alliances = list(Alliance.objects.order_by("code"))
     if alliances:
@@ -129,7 +132,7 @@ def build_schedules(*, seed: int, today: dt.date | None = None) -> ScheduleSumma
     SlotTemplate.objects.bulk_create(templates)
     last = today + dt.timedelta(days=DAYS_AHEAD - 1)
     for schedule in new:
-        summary.slot_times += services.generate_slots(schedule, today, last)
+        summary.slot_times += services.generate_slots(schedule, today, last, now=now)
     summary.schedules = len(new)
     return summary
 
