@@ -6,16 +6,22 @@ pools, transitions); appointments are residents' records, scoped and audited."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections import Counter
+from collections.abc import Callable
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from django.utils import timezone
 from fhirclient.models.appointment import Appointment as SmartAppointment
 from fhirclient.models.bundle import Bundle as SmartBundle
 from fhirclient.models.schedule import Schedule as SmartSchedule
 from fhirclient.models.slot import Slot as SmartSlot
 
-from tests.fhir.conftest import Fhir, free_slot, new_appointment
+from tests.concurrency import run_together
+from tests.fhir.conftest import FHIR_JSON, Fhir, free_slot, new_appointment
+from tests.web.factories import make_patient, make_world
 from tiercare.accounts.models import AuditEvent
 from tiercare.fhir import structure
 from tiercare.fhir.mapping import mapper_for
@@ -499,3 +505,31 @@ def test_odd_values_are_answers_not_500(fhir, world, kind, value):
     for name in mapper_for(kind).all_params():
         response = fhir.get(f"{kind}", data={name: value})
         assert response.status_code in (200, 400), (kind, name, value, response.content)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_fhir_bookings_fill_the_slot_and_refuse_the_rest(token):
+    """Many systems booking one slot at once through FHIR (issue 4 "Performance": no
+    over-booking): exactly ``capacity`` creates answer 201, the rest 409 (never a 5xx), the
+    slot's count is its bookings and every booking has its audit event."""
+    world = make_world()
+    slot = free_slot(world, capacity=3)
+    people = [make_patient(f"居民{i}", world.patient.address_code) for i in range(16)]
+    headers = token()
+
+    def booking(patient_id: int) -> Callable[[], str]:
+        def job() -> str:
+            body = new_appointment(world, slot, participant=[
+                {"actor": {"reference": f"Patient/{patient_id}"}, "status": "accepted"}])
+            response = Client().post("/fhir/Appointment", data=json.dumps(body),
+                                     content_type=FHIR_JSON, HTTP_PREFER="return=minimal",
+                                     **headers)
+            return str(response.status_code)
+        return job
+
+    outcomes = run_together([booking(p.pk) for p in people])
+    assert outcomes == Counter({"201": 3, "409": 13})
+    assert Slot.objects.get(pk=slot.pk).booked == 3
+    assert Appointment.objects.filter(slot=slot).count() == 3
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.CREATE,
+                                     object_type="scheduling.Appointment").count() == 3

@@ -103,6 +103,8 @@ def test_who_may_book_which_pool(client: Client, scene: Scene) -> None:
     problem(book(client, scene.township_doctor, internal, scene.world.stranger.pk), 403)
     problem(book(client, scene.township_doctor, internal, 999999), 404)
     problem(call(client, scene.township_doctor, "post", "/appointments",
+                 {"slot_id": 999999, "patient_id": patient.pk}), 404)  # read by the booking
+    problem(call(client, scene.township_doctor, "post", "/appointments",
                  {"slot_id": internal.pk}), 422)
 
 

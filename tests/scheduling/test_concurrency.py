@@ -57,6 +57,53 @@ def test_many_parallel_bookers_never_overbook(committed_scene: Scene):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_one_resident_trying_one_slot_many_times_at_once_holds_one_place(
+        committed_scene: Scene):
+    """A client retrying in a hurry: the partial unique index refuses every second active
+    booking of the resident in the slot (``appointment.duplicate``), and the places those
+    tries did not take stay free."""
+    scene = committed_scene
+    slot = make_slot(scene.schedule, capacity=CAPACITY)
+
+    def booking() -> str:
+        services.book(slot, scene.world.patient, by_name="token:retry")
+        return "booked"
+
+    outcomes = run_together([booking] * 12)
+    assert outcomes == Counter({"booked": 1, "appointment.duplicate": 11})
+    slot.refresh_from_db()
+    assert slot.booked == 1
+    assert Appointment.objects.filter(slot=slot).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_small_storm_over_several_slots_never_overbooks(committed_scene: Scene):
+    """The benchmark's storm in small (bench/bench_booking.py): every resident tries every
+    slot at once, and tries the first slot twice; each slot ends with exactly its capacity
+    booked, its count equal to its active bookings, and no refusal that is not "full" or
+    "already booked"."""
+    scene = committed_scene
+    slots = [make_slot(scene.schedule, capacity=2, hour=hour) for hour in (8, 9, 10, 11)]
+    people = residents(scene, 8)
+
+    def booking(slot: Slot, patient: Patient) -> Callable[[], str]:
+        def job() -> str:
+            services.book(slot.pk, patient.pk, by_name="token:storm")  # by id, as FHIR does
+            return "booked"
+        return job
+
+    jobs = [booking(s, p) for s in slots for p in people] + [booking(slots[0], p)
+                                                              for p in people]
+    outcomes = run_together(jobs)
+    assert outcomes["booked"] == 2 * len(slots)
+    assert set(outcomes) <= {"booked", "slot.full", "appointment.duplicate"}, outcomes
+    for slot in slots:
+        slot.refresh_from_db()
+        active = Appointment.objects.filter(slot=slot, status="booked").count()
+        assert slot.booked == active == 2
+
+
+@pytest.mark.django_db(transaction=True)
 def test_parallel_cancels_and_bookings_keep_the_count_true(committed_scene: Scene):
     scene = committed_scene
     slot = make_slot(scene.schedule, capacity=CAPACITY)

@@ -226,9 +226,10 @@ def book(request: HttpRequest, payload: BookIn) -> Status[dict[str, Any]]:
     patient = Patient.objects.get(pk=payload.patient_id)
     if not access.can_view(user, patient):
         raise _forbidden()
-    slot = Slot.objects.get(pk=payload.slot_id)
-    appointment = services.book(slot, patient, by=user, note=payload.note.strip())
-    return Status(201, _fresh(appointment))
+    # the booking reads the slot (an unknown one: 404) with its schedule, and answers with
+    # the appointment it made: nothing is read again
+    appointment = services.book(payload.slot_id, patient, by=user, note=payload.note.strip())
+    return Status(201, _appointment_out(appointment))
 
 
 @router.post("/appointments/{appointment_id}/cancel", response=AppointmentOut,

@@ -34,6 +34,7 @@ import bisect
 import datetime as dt
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
@@ -295,9 +296,12 @@ def _local(value: dt.datetime) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
 
 
-def _check_patient(patient: Patient) -> Patient:
+def _check_patient(patient: Patient | int) -> Patient:
+    """The resident's record as stored now (``patient``: the record or its id;
+    ``Patient.DoesNotExist`` when the id names nothing), refused when merged or closed."""
     current = Patient.objects.only("pk", "is_active", "deceased_date", "health_record_no",
-                                   "name").get(pk=patient.pk)
+                                   "name").get(pk=patient if isinstance(patient, int)
+                                               else patient.pk)
     if not current.is_active or current.deceased_date is not None:
         raise SchedulingConflict("patient.inactive",
                                  _("Record %(record)s is merged or closed; book for the "
@@ -313,52 +317,74 @@ def _event(appointment: Appointment, source: str, target: str, by: User | None, 
         from_status=source, to_status=target, reason=reason[:200])
 
 
-@transaction.atomic
-def book(slot: Slot, patient: Patient, *, by: User | None = None, by_name: str = "",
-         source_referral_id: int | None = None, note: str = "",
-         now: dt.datetime | None = None) -> Appointment:
+def book(slot: Slot | int, patient: Patient | int, *, by: User | None = None,
+         by_name: str = "", source_referral_id: int | None = None, note: str = "",
+         now: dt.datetime | None = None, check: Callable[[Slot], None] | None = None,
+         savepoint: bool = True) -> Appointment:
     """Book one place of ``slot`` for ``patient`` (rules.md §4). The pool is the slot's; the
     caller must be allowed to use it (module docstring). The place is taken with one
     conditional update, so a full slot refuses (``slot.full``) whatever the concurrency.
-    ``by`` is the user booking, or ``None`` with ``by_name`` for a system (``token:NAME``)."""
-    now = now or timezone.now()
-    current = Slot.objects.select_related("schedule__institution").get(pk=slot.pk)
-    institution = current.schedule.institution
-    patient = _check_patient(patient)
-    if current.status != Slot.Status.OPEN:
-        raise SchedulingConflict("slot.closed", _("The slot at %(time)s is closed."),
-                                 time=_local(current.start))
-    if current.end <= now:
-        raise SchedulingConflict("slot.past", _("The slot at %(time)s is over."),
-                                 time=_local(current.start))
-    if not may_use_pool(current.pool, institution, by, source_referral_id=source_referral_id):
-        raise _pool_refusal(current.pool, "slot.pool_refused")
-    if Appointment.objects.filter(slot=current, patient=patient,
-                                  status__in=statuses.ACTIVE).exists():
-        raise SchedulingConflict("appointment.duplicate",
-                                 _("The resident already has a booking in this slot."))
-    taken = Slot.objects.filter(pk=current.pk, status=Slot.Status.OPEN,
-                                booked__lt=F("capacity")).update(booked=F("booked") + 1,
-                                                                 updated_at=Now())
-    if not taken:
-        raise SchedulingConflict("slot.full", _("The slot at %(time)s is fully booked."),
-                                 time=_local(current.start))
-    try:
-        with transaction.atomic():
+    ``by`` is the user booking, or ``None`` with ``by_name`` for a system (``token:NAME``).
+
+    ``slot`` and ``patient`` are records or their ids: both are read here, in the booking's
+    transaction (``Slot.DoesNotExist`` / ``Patient.DoesNotExist`` when an id names nothing),
+    so a caller need not read them first. ``check`` (optional) looks at the slot read before
+    anything is written and raises to refuse (the FHIR interface: "start and end are the
+    slot's"). One transaction; inside a caller's it is a savepoint, so that a refusal changes
+    nothing and the caller may go on. ``savepoint=False`` is for a caller whose own
+    transaction (or savepoint) ends with the refusal anyway (the FHIR create): two statements
+    fewer, and a refusal marks the caller's block for rollback.
+
+    The statements, in order (a booking storm's hot path, docs/benchmarks.md): the slot with
+    its schedule (the institution too only when the pool is not public: public places are
+    open to every booker, ``may_use_pool``); the resident; the appointment's ``INSERT``, which
+    the partial unique index refuses when the resident already has an active booking in the
+    slot (``appointment.duplicate``, found before the place is taken, as a look-up would,
+    without one); the conditional update taking the place (none taken: ``slot.full``, and
+    the rollback removes the inserted row: a refusal changes nothing); the event row; the
+    audit event."""
+    with transaction.atomic(savepoint=savepoint):
+        now = now or timezone.now()
+        current = Slot.objects.select_related("schedule").get(
+            pk=slot if isinstance(slot, int) else slot.pk)
+        if check is not None:
+            check(current)
+        patient = _check_patient(patient)
+        if current.status != Slot.Status.OPEN:
+            raise SchedulingConflict("slot.closed", _("The slot at %(time)s is closed."),
+                                     time=_local(current.start))
+        if current.end <= now:
+            raise SchedulingConflict("slot.past", _("The slot at %(time)s is over."),
+                                     time=_local(current.start))
+        if current.pool != Pool.PUBLIC and not may_use_pool(
+                current.pool, current.schedule.institution, by,
+                source_referral_id=source_referral_id):
+            raise _pool_refusal(current.pool, "slot.pool_refused")
+        try:
+            # no savepoint of its own: the error leaves this block at once and the block
+            # rolls back (a savepoint would be two more statements on every booking)
             appointment = Appointment.objects.create(
                 slot=current, patient=patient, pool=current.pool, booked_by=by,
                 booked_by_name=(by.get_username() if by else by_name)[:150],
                 source_referral_id=source_referral_id, note=note[:200])
-    except IntegrityError as err:  # the same resident booked at the same moment elsewhere
-        raise SchedulingConflict("appointment.duplicate",
-                                 _("The resident already has a booking in this slot.")) from err
-    _event(appointment, "", Appointment.Status.BOOKED, by, by_name, note)
-    audit.record(AuditEvent.Action.CREATE, user=by, username="" if by else by_name,
-                 object_type=APPOINTMENT_LABEL, object_id=appointment.pk, patient_id=patient.pk,
-                 summary=f"{current.schedule.name} {_local(current.start)} ({current.pool})",
-                 changes={"slot": current.pk, "pool": current.pool,
-                          "referral": source_referral_id})
-    return appointment
+        except IntegrityError as err:  # the resident has an active booking in this slot
+            raise SchedulingConflict(
+                "appointment.duplicate",
+                _("The resident already has a booking in this slot.")) from err
+        taken = Slot.objects.filter(pk=current.pk, status=Slot.Status.OPEN,
+                                    booked__lt=F("capacity")).update(booked=F("booked") + 1,
+                                                                     updated_at=Now())
+        if not taken:
+            raise SchedulingConflict("slot.full", _("The slot at %(time)s is fully booked."),
+                                     time=_local(current.start))
+        _event(appointment, "", Appointment.Status.BOOKED, by, by_name, note)
+        audit.record(AuditEvent.Action.CREATE, user=by, username="" if by else by_name,
+                     object_type=APPOINTMENT_LABEL, object_id=appointment.pk,
+                     patient_id=patient.pk,
+                     summary=f"{current.schedule.name} {_local(current.start)} ({current.pool})",
+                     changes={"slot": current.pk, "pool": current.pool,
+                              "referral": source_referral_id})
+        return appointment
 
 
 _STATE_MESSAGE = _("An appointment that is “%(state)s” cannot be marked “%(target)s”.")

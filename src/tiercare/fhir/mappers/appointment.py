@@ -44,7 +44,6 @@ from django.utils.translation import gettext_lazy as _
 from tiercare.accounts import audit
 from tiercare.accounts.models import Role
 from tiercare.errors import DomainError
-from tiercare.fhir import query
 from tiercare.fhir.auth import Client
 from tiercare.fhir.errors import FhirError
 from tiercare.fhir.mappers.encounter import parse_datetime
@@ -107,6 +106,19 @@ def _refused(err: DomainError) -> FhirError:
     status = int(getattr(err, "status", 400))
     code = {403: "forbidden", 409: "conflict"}.get(status, "invalid")
     return FhirError(status, code, str(err))
+
+
+def _no_slot() -> FhirError:
+    return FhirError(422, "required", _("An appointment books exactly one slot "
+                                        "(Appointment.slot: one Slot/N of this server)."),
+                     ["Appointment.slot"])
+
+
+def _no_patient(reference: str) -> FhirError:
+    """A participant naming no resident the caller sees (missing and out of reach alike)."""
+    return FhirError(422, "value", _("%(where)s: “%(value)s” does not name a %(kind)s of this "
+                                     "server."), ["Appointment.participant"],
+                     where="Appointment.participant", value=reference[:100], kind="Patient")
 
 
 def _patient_ids(resource: dict[str, Any]) -> list[str]:
@@ -203,35 +215,35 @@ class AppointmentMapper(ResourceMapper):
 
     # -- writes -----------------------------------------------------------------------------
 
-    def _slot(self, resource: dict[str, Any]) -> Slot:
+    @staticmethod
+    def _slot_id(resource: dict[str, Any]) -> int:
+        """The id of the one slot the resource names (read by the booking itself)."""
         refs = _slot_refs(resource)
         named = referenced(refs[0], "Slot") if len(refs) == 1 and refs[0] else None
-        slot = (Slot.objects.filter(pk=named[1]).first()
-                if named is not None and named[0] is Slot else None)
-        if slot is None:
-            raise FhirError(422, "required", _("An appointment books exactly one slot "
-                                               "(Appointment.slot: one Slot/N of this "
-                                               "server)."), ["Appointment.slot"])
-        return slot
+        if named is None or named[0] is not Slot:
+            raise _no_slot()
+        return named[1]
 
-    def _patient(self, resource: dict[str, Any], client: Client) -> Patient:
+    @staticmethod
+    def _patient_id(resource: dict[str, Any], client: Client) -> int:
+        """The id of the one resident the resource names, when the caller sees them: one
+        look-up for a caller held to some residents, none for one who sees every resident
+        (the booking reads the record itself; an id naming nothing is answered the same)."""
         refs = _patient_ids(resource)
         if len(refs) != 1:
             raise FhirError(422, "required", _("An appointment is for exactly one resident "
                                                "(a participant whose actor is Patient/N)."),
                             ["Appointment.participant"])
         named = referenced(refs[0], "Patient")
-        found = (query.fetch(mapper_for("Patient"), client, [str(named[1])])
-                 if named is not None else [])
-        if not found:
-            raise FhirError(422, "value", _("%(where)s: “%(value)s” does not name a %(kind)s of "
-                                            "this server."), ["Appointment.participant"],
-                            where="Appointment.participant", value=refs[0][:100],
-                            kind="Patient")
-        patient: Patient = found[0]
-        return patient
+        condition = client.resident_q()
+        if named is None or named[0] is not Patient or (
+                condition is not None
+                and not Patient.objects.filter(condition, pk=named[1]).exists()):
+            raise _no_patient(refs[0])
+        return named[1]
 
-    def _check_times(self, resource: dict[str, Any], slot: Slot) -> None:
+    @staticmethod
+    def _check_times(resource: dict[str, Any], slot: Slot) -> None:
         for key, value in (("start", slot.start), ("end", slot.end)):
             if key in resource and parse_datetime(resource[key], f"Appointment.{key}") != value:
                 raise FhirError(422, "invariant", _("Appointment.%(element)s is the slot's "
@@ -240,6 +252,8 @@ class AppointmentMapper(ResourceMapper):
                                 element=key, value=moment(value))
 
     def create(self, resource: dict[str, Any], client: Client) -> Any:
+        """Book (``services.book``, which reads the slot and the resident once, in the
+        booking's transaction: the mapper reads neither before)."""
         if resource.get("status") != "booked":
             raise FhirError(422, "value", _("A new appointment is a booking: its status is "
                                             "“booked”."), ["Appointment.status"])
@@ -247,13 +261,18 @@ class AppointmentMapper(ResourceMapper):
             raise FhirError(422, "not-supported", _("Bookings for a referral are made by the "
                                                     "referral workflow, not through FHIR."),
                             ["Appointment.basedOn"])
-        slot = self._slot(resource)
-        patient = self._patient(resource, client)
-        self._check_times(resource, slot)
+        slot_id = self._slot_id(resource)
+        patient_id = self._patient_id(resource, client)
         note = resource.get("comment") if isinstance(resource.get("comment"), str) else ""
         try:
-            booked = services.book(slot, patient, by=client.user,
-                                   by_name=client.audit_username, note=note or "")
+            booked = services.book(slot_id, patient_id, by=client.user,
+                                   by_name=client.audit_username, note=note or "",
+                                   check=lambda slot: self._check_times(resource, slot),
+                                   savepoint=False)  # a refusal ends the create's transaction
+        except Slot.DoesNotExist:
+            raise _no_slot() from None
+        except Patient.DoesNotExist:
+            raise _no_patient(_patient_ids(resource)[0]) from None
         except DomainError as err:
             raise _refused(err) from err
         return booked  # the resident was found in the caller's scope above
