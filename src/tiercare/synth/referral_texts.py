@@ -13,6 +13,7 @@ diagnosis' Chinese name), ``{age}``, ``{sex}`` (男/女), ``{sbp}``/``{dbp}`` (m
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 
@@ -167,67 +168,122 @@ GROUPS: dict[str, Texts] = {
                    "双肺呼吸音清。",),
         plans=("症状已缓解，回基层随访。",),
     ),
-    "surgical_abdomen": Texts(
-        reasons=("转移性右下腹痛{hours}小时，麦氏点压痛、反跳痛，疑似{name}，需外科手术",
-                 "右上腹痛反复发作{months}个月，B超提示胆囊结石，需外科手术评估",
-                 "腹股沟区可复性包块{months}个月，诊断{name}，建议择期手术"),
-        urgent=("腹痛、腹胀{hours}小时，停止排气排便，疑似肠梗阻，急诊绿色通道转诊",
-                "剧烈腹痛{hours}小时伴发热{temp}℃，腹膜刺激征阳性，急诊绿色通道转诊"),
-        summaries=("患者{sex}，{age}岁，腹痛{hours}小时，体温{temp}℃，心率{hr}次/分，"
-                   "右下腹压痛明显，"
-                   "血常规白细胞升高。",
-                   "患者{sex}，{age}岁，右上腹隐痛{months}个月，进食油腻后加重，"
-                   "B超：胆囊多发结石。"),
-        plans=("术后恢复良好出院。伤口每2～3天换药一次，术后7～9天在乡镇卫生院拆线；清淡饮食，"
-               "1个月内避免重体力劳动。",),
+    "appendicitis": Texts(
+        reasons=("转移性右下腹痛{hours}小时，麦氏点压痛、反跳痛，疑似{name}，需外科手术",),
+        urgent=("剧烈腹痛{hours}小时伴发热{temp}℃，腹膜刺激征阳性，疑似{name}穿孔，"
+                "急诊绿色通道转诊",),
+        summaries=("患者{sex}，{age}岁，转移性右下腹痛{hours}小时，体温{temp}℃，心率{hr}次/分，"
+                   "右下腹压痛、反跳痛，血常规白细胞升高。",
+                   "患儿{sex}，{age}岁，腹痛{hours}小时伴呕吐，右下腹压痛明显，体温{temp}℃。"),
+        plans=("阑尾切除术后恢复良好出院。伤口每2～3天换药一次，术后7～9天在乡镇卫生院拆线；"
+               "清淡饮食，1个月内避免剧烈运动。",),
         down_weight=0.15,
+    ),
+    "gallstones": Texts(
+        reasons=("右上腹痛反复发作{months}个月，B超提示胆囊结石，需外科手术评估",
+                 "{name}急性发作，抗感染治疗效果不佳"),
+        urgent=("右上腹剧痛伴寒战高热{temp}℃、皮肤黄染，疑似急性胆管炎，急诊绿色通道转诊",),
+        summaries=("患者{sex}，{age}岁，右上腹隐痛{months}个月，进食油腻后加重，B超：胆囊多发结石，"
+                   "胆囊壁增厚。",),
+        plans=("腹腔镜胆囊切除术后恢复良好出院。低脂饮食，术后1周在乡镇卫生院复查伤口，"
+               "1个月后复查肝功能。",),
+        down_weight=0.15,
+    ),
+    "hernia": Texts(
+        reasons=("腹股沟区可复性包块{months}个月，诊断{name}，建议择期手术",),
+        urgent=("腹股沟包块不能回纳伴剧烈疼痛{hours}小时，疑似嵌顿疝，急诊绿色通道转诊",),
+        summaries=("患者{sex}，{age}岁，{side}侧腹股沟区包块{months}个月，站立时出现、平卧可回纳。",),
+        plans=("疝修补术后恢复良好出院。3个月内避免重体力劳动，保持大便通畅，"
+               "1周后在乡镇卫生院复查伤口。",),
+        down_weight=0.1,
+    ),
+    "obstruction": Texts(
+        reasons=("腹痛、腹胀伴呕吐{days}天，疑似{name}，需外科进一步处理",),
+        urgent=("腹痛、腹胀{hours}小时，停止排气排便，疑似肠梗阻，急诊绿色通道转诊",),
+        summaries=("患者{sex}，{age}岁，阵发性腹痛{hours}小时，呕吐数次，停止排气排便，腹部膨隆，"
+                   "可闻及气过水声，心率{hr}次/分。",),
+        plans=("梗阻解除后出院。少食多餐、避免暴饮暴食，保持大便通畅；如再次腹痛、腹胀，"
+               "及时就诊。",),
+        down_weight=0.1,
+    ),
+    "abdominal_pain": Texts(
+        reasons=("腹痛{days}天，原因不明，需上级医院进一步检查",),
+        summaries=("患者{sex}，{age}岁，反复腹痛{days}天，部位不固定，基层对症治疗后无明显缓解。",),
+        plans=("病因已明确，症状缓解，回基层随访。",),
     ),
     "stones": Texts(
         reasons=("腰腹部绞痛伴血尿，B超示{name}伴肾积水，需泌尿外科处理",),
         summaries=("患者{sex}，{age}岁，{side}侧腰部绞痛{hours}小时，伴恶心、肉眼血尿，"
-                   "B超示结石约0.8 cm，"
-                   "{side}肾轻度积水。",),
+                   "B超示结石约0.8 cm，{side}肾轻度积水。",),
         plans=("碎石术后出院。多饮水，每日2000 ml以上；1个月后在乡镇卫生院复查泌尿系B超。",),
         down_weight=0.15,
     ),
-    "injury": Texts(
-        reasons=("外伤后{side}侧肢体疼痛、肿胀、活动受限，疑似{name}，需影像检查及骨科处理",
-                 "外伤后头痛、头晕，需头颅CT检查"),
-        urgent=("摔伤后{side}髋部疼痛不能站立，疑似{name}，急诊绿色通道转诊",
-                "车祸致头部外伤，意识模糊、呕吐，急诊绿色通道转诊"),
+    "fracture": Texts(
+        reasons=("外伤后肢体疼痛、肿胀、活动受限，X线提示{name}，需骨科处理",),
+        urgent=("摔伤后{side}侧肢体畸形、不能活动，疑似{name}，急诊绿色通道转诊",),
         summaries=("患者{sex}，{age}岁，{hours}小时前不慎摔倒，{side}侧肢体畸形、压痛明显，"
-                   "末梢血运尚可，血压{sbp}/{dbp} mmHg。",),
-        plans=("术后病情稳定出院。患肢功能锻炼，4周后在乡镇卫生院复查；康复训练按出院指导进行，"
-               "家庭医生每2周随访一次。",),
+                   "末梢血运尚可，血压{sbp}/{dbp} mmHg。",
+                   "患儿{sex}，{age}岁，跌倒后{side}侧腕部肿痛{hours}小时，活动受限。"),
+        plans=("术后病情稳定出院。患肢功能锻炼，4周后在乡镇卫生院复查；"
+               "康复训练按出院指导进行，家庭医生每2周随访一次。",),
         down_weight=0.3,
     ),
+    "head_injury": Texts(
+        reasons=("头部外伤后头痛、头晕，需头颅CT检查",),
+        urgent=("头部外伤后意识模糊、呕吐{hours}小时，急诊绿色通道转诊",),
+        summaries=("患者{sex}，{age}岁，{hours}小时前头部外伤，伤后短暂意识丧失，现头痛、恶心，"
+                   "血压{sbp}/{dbp} mmHg。",
+                   "患儿{sex}，{age}岁，跌倒致头部外伤{hours}小时，伤后呕吐2次，精神稍差。"),
+        plans=("病情稳定出院。注意休息，避免剧烈活动；如出现头痛加重、呕吐、意识改变立即就诊；"
+               "家庭医生1周后随访。",),
+        down_weight=0.2,
+    ),
+    "minor_injury": Texts(
+        reasons=("外伤后局部疼痛、肿胀{days}天，需影像检查排除骨折",),
+        summaries=("患者{sex}，{age}岁，{days}天前外伤，局部肿胀、压痛，活动轻度受限。",),
+        plans=("已排除骨折，回基层换药随访。",),
+    ),
     "cancer": Texts(
-        reasons=("体检发现{name}可能，需进一步明确诊断及制定治疗方案",
-                 "{name}术后，需上级医院评估后续治疗"),
+        reasons=("影像检查发现{name}可能，需进一步明确诊断及制定治疗方案",
+                 "{name}治疗后，需上级医院评估后续治疗"),
         summaries=("患者{sex}，{age}岁，消瘦、乏力{months}个月，体重下降约5 kg，"
                    "影像检查提示占位性病变。",),
         plans=("住院{stay}天，已完成本阶段治疗。乡镇卫生院负责营养支持、疼痛评估和症状处理，"
                "按期回县医院复查及后续治疗。",),
         down_weight=0.15,
     ),
-    "spine_joint": Texts(
+    "spine": Texts(
         reasons=("腰腿痛{months}个月，保守治疗效果不佳，需MRI检查评估手术指征",
-                 "{name}疼痛加重，影响行走，需骨科评估",
-                 "关节疼痛、活动受限{years}年，需评估是否手术治疗"),
+                 "{name}疼痛加重，影响行走，需骨科评估"),
         summaries=("患者{sex}，{age}岁，腰痛伴{side}下肢放射痛{months}个月，直腿抬高试验阳性，"
-                   "理疗、口服止痛药效果欠佳。",
-                   "患者{sex}，{age}岁，双膝关节疼痛{years}年，上下楼梯加重，关节活动受限。"),
+                   "理疗、口服止痛药效果欠佳。",),
         plans=("出院后继续康复训练，乡镇卫生院每周理疗2～3次；避免久坐、弯腰负重，3个月后复诊。",),
         down_weight=0.3,
     ),
-    "eye_ent": Texts(
-        reasons=("视力进行性下降{years}年，诊断{name}，需眼科手术评估",
-                 "{name}反复发作，需专科检查和治疗",
-                 "儿童视力下降，需眼科验光及进一步检查"),
-        summaries=("患者{sex}，{age}岁，{side}眼视物模糊{years}年，视力0.2，晶状体混浊。",
-                   "患者{sex}，{age}岁，{name}，症状反复{months}个月。"),
-        plans=("术后恢复良好。按医嘱滴眼药水，1周、1个月后复查；乡镇卫生院随访视力。",),
+    "joint": Texts(
+        reasons=("关节疼痛、活动受限{years}年，需评估是否手术治疗",
+                 "{name}疼痛加重，影响行走，需骨科评估"),
+        summaries=("患者{sex}，{age}岁，{side}膝关节疼痛{years}年，上下楼梯加重，关节活动受限。",),
+        plans=("出院后继续康复训练，乡镇卫生院每周理疗2～3次；控制体重，避免爬山、久蹲。",),
+        down_weight=0.3,
+    ),
+    "cataract": Texts(
+        reasons=("视力进行性下降{years}年，诊断{name}，需眼科手术评估",),
+        summaries=("患者{sex}，{age}岁，{side}眼视物模糊{years}年，视力0.2，晶状体混浊。",),
+        plans=("白内障术后恢复良好。按医嘱滴眼药水，1周、1个月后复查；乡镇卫生院随访视力。",),
         down_weight=0.1,
+    ),
+    "eye": Texts(
+        reasons=("视力下降，需眼科验光及进一步检查", "{name}反复发作，需眼科检查和治疗"),
+        summaries=("患者{sex}，{age}岁，视物模糊{months}个月，基层视力筛查异常。",
+                   "患儿{sex}，{age}岁，学校视力筛查异常，看远处不清{months}个月。"),
+        plans=("已明确诊断并配镜/用药，回基层随访。",),
+    ),
+    "ent": Texts(
+        reasons=("{name}反复发作，需耳鼻喉科检查和治疗",),
+        summaries=("患者{sex}，{age}岁，{name}，症状反复{months}个月，基层抗感染治疗后易复发。",
+                   "患儿{sex}，{age}岁，{name}反复发作{months}个月，伴发热、咽痛。"),
+        plans=("术后/治疗后恢复良好，回基层随访。",),
     ),
     "kidney": Texts(
         reasons=("血肌酐进行性升高，需肾内科评估",
@@ -244,20 +300,27 @@ GROUPS: dict[str, Texts] = {
         plans=("继续坦索罗辛0.2 mg 每晚一次；家庭医生每3个月随访排尿情况。",),
         down_weight=0.15,
     ),
-    "gynaecology": Texts(
-        reasons=("B超发现{name}，需妇科进一步诊治",
-                 "孕期检查发现异常，需上级医院产科评估"),
+    "gyn_tumour": Texts(
+        reasons=("B超发现{name}，需妇科进一步诊治",),
         summaries=("患者女，{age}岁，月经量增多{months}个月，B超提示{name}。",),
         plans=("术后恢复良好出院。1个月内禁止盆浴及性生活，1个月后在乡镇卫生院复查。",),
         down_weight=0.1,
     ),
-    "child": Texts(
-        reasons=("新生儿皮肤黄染加重{days}天，需进一步检查及光疗评估",
-                 "患儿{name}，需儿科进一步诊治"),
+    "gynaecology": Texts(
+        reasons=("{name}反复发作，需妇科进一步检查", "孕期检查发现异常，需上级医院产科评估"),
+        summaries=("患者女，{age}岁，{name}，症状{days}天，基层治疗效果欠佳。",),
+        plans=("治疗后好转，回基层随访。",),
+    ),
+    "neonatal": Texts(
+        reasons=("新生儿皮肤黄染加重{days}天，需进一步检查及光疗评估",),
+        summaries=("患儿{sex}，出生{days}天，皮肤、巩膜黄染进行性加重，吃奶尚可。",),
+        plans=("光疗后黄疸消退出院。家长观察皮肤黄染及吃奶情况，1周后到乡镇卫生院儿童保健门诊复查。",),
+    ),
+    "convulsion": Texts(
+        reasons=("患儿{name}，需儿科进一步诊治",),
         urgent=("患儿高热{temp}℃伴抽搐，急诊绿色通道转诊",),
-        summaries=("患儿{sex}，{age}岁，{name}，症状{days}天，精神反应尚可，体温{temp}℃。",),
-        plans=("患儿好转出院。家长观察精神、吃奶及体温情况；1周后到乡镇卫生院儿童保健门诊复查。",),
-        down_weight=0.1,
+        summaries=("患儿{sex}，{age}岁，发热{days}天，体温{temp}℃，今日抽搐1次，持续约2分钟。",),
+        plans=("患儿好转出院。家长注意监测体温，及时退热；1周后到乡镇卫生院儿童保健门诊随访。",),
     ),
     "poisoning": Texts(
         reasons=("误服不明药物，需上级医院观察处理",),
@@ -266,14 +329,18 @@ GROUPS: dict[str, Texts] = {
         plans=("抢救成功，病情稳定出院。家庭医生1周后随访，注意心理疏导，农药妥善保管。",),
         down_weight=0.2,
     ),
-    "digestive": Texts(
+    "gastritis": Texts(
         reasons=("反复上腹痛{months}个月，需胃镜检查明确诊断",
-                 "腹痛、腹泻{days}天，基层治疗效果不佳",
                  "{name}症状反复，需消化内科进一步检查"),
-        summaries=("患者{sex}，{age}岁，上腹隐痛、反酸{months}个月，进食后加重，"
-                   "口服抑酸药效果一般。",
-                   "患者{sex}，{age}岁，腹泻每日5～6次{days}天，伴轻度脱水，体温{temp}℃。"),
+        summaries=("患者{sex}，{age}岁，上腹隐痛、反酸{months}个月，进食后加重，口服抑酸药效果一般。",),
         plans=("出院后继续口服药物治疗4～8周，规律饮食；家庭医生随访症状，必要时复查胃镜。",),
+        down_weight=0.1,
+    ),
+    "diarrhoea": Texts(
+        reasons=("腹痛、腹泻{days}天，基层治疗效果不佳", "{name}伴脱水，需住院补液治疗"),
+        summaries=("患者{sex}，{age}岁，腹泻每日5～6次{days}天，伴轻度脱水，体温{temp}℃。",
+                   "患儿{sex}，{age}岁，呕吐、腹泻{days}天，尿量减少，精神稍差。"),
+        plans=("脱水已纠正，症状好转出院。清淡饮食，注意饮食卫生；家庭医生3天后随访。",),
         down_weight=0.1,
     ),
     "hepatitis": Texts(
@@ -298,17 +365,19 @@ PREFIXES: tuple[tuple[str, str], ...] = (
     ("I48", "arrhythmia"), ("I10", "hypertension"), ("E11", "diabetes"), ("J44", "copd"),
     ("J18", "pneumonia"), ("J20", "pneumonia"), ("J21", "pneumonia"), ("J45", "asthma"),
     ("J06", "respiratory_minor"), ("J02", "respiratory_minor"), ("R50", "respiratory_minor"),
-    ("J35", "eye_ent"), ("H", "eye_ent"),
-    ("K35", "surgical_abdomen"), ("K80", "surgical_abdomen"), ("K56", "surgical_abdomen"),
-    ("K40", "surgical_abdomen"), ("R10", "surgical_abdomen"), ("N20", "stones"),
-    ("S", "injury"), ("T14", "injury"), ("T65", "poisoning"), ("C", "cancer"),
-    ("M", "spine_joint"), ("N18", "kidney"), ("N40", "urology"), ("D25", "gynaecology"),
-    ("N83", "gynaecology"), ("N76", "gynaecology"), ("Z34", "gynaecology"), ("P", "child"),
-    ("R56", "child"), ("A09", "digestive"), ("K2", "digestive"), ("K3", "digestive"),
-    ("K52", "digestive"), ("B18", "hepatitis"),
+    ("J35", "ent"), ("H66", "ent"), ("H25", "cataract"), ("H", "eye"),
+    ("K35", "appendicitis"), ("K80", "gallstones"), ("K56", "obstruction"),
+    ("K40", "hernia"), ("R10", "abdominal_pain"), ("N20", "stones"),
+    ("S0", "head_injury"), ("S", "fracture"), ("S60", "minor_injury"), ("T14", "minor_injury"),
+    ("T65", "poisoning"), ("C", "cancer"), ("M4", "spine"), ("M5", "spine"), ("M1", "joint"),
+    ("N18", "kidney"), ("N40", "urology"), ("D25", "gyn_tumour"), ("N83", "gyn_tumour"),
+    ("N76", "gynaecology"), ("Z34", "gynaecology"), ("P", "neonatal"), ("R56", "convulsion"),
+    ("A09", "diarrhoea"), ("K52", "diarrhoea"), ("K2", "gastritis"), ("K30", "gastritis"),
+    ("B18", "hepatitis"),
 )
 
 
+@functools.cache
 def group_of(code: str) -> str:
     """The text group of an ICD-10 code (``general`` when none fits)."""
     best, length = "general", 0
@@ -316,6 +385,22 @@ def group_of(code: str) -> str:
         if code.startswith(prefix) and len(prefix) > length:
             best, length = group, len(prefix)
     return best
+
+
+def fits(template: str, age: int, male: bool) -> bool:
+    """Whether a template's wording fits a resident of this age and sex (患儿 for children,
+    高龄 for the old, 新生儿 for infants, 孕 and 患者女 for women, 患者男 for men)."""
+    if ("患儿" in template or "儿童" in template) != (age < 15):
+        return False
+    if ("新生儿" in template or "出生" in template) and age > 0:
+        return False
+    if "高龄" in template and age < 65:
+        return False
+    if "年轻" in template and age >= 45:
+        return False
+    if ("孕" in template or "患者女" in template) and male:
+        return False
+    return not ("患者男" in template and not male)
 
 
 REJECT_CATALOGUE = ("经审核，该病种属基层首诊范围（分级诊疗目录），建议在本级医疗机构规范治疗，"
@@ -338,8 +423,8 @@ CANCEL_AFTER_RECEIVER = "患者未按预约时间就诊，电话联系无果，�
 CANCEL_AFTER_SENDER = "患者改变就诊计划，取消预约。"
 REDIRECT: dict[str, tuple[str, ...]] = {
     "maternal_child": ("患者为孕产妇/儿童，转县妇幼保健院专科诊治。",),
-    "tcm_hospital": ("本科室床位紧张，经协商转县中医院接收。", "患者要求中西医结合治疗，"
-    "转县中医院。"),
+    "tcm_hospital": ("本科室床位紧张，经协商转县中医院接收。",
+                     "患者要求中西医结合治疗，转县中医院。"),
     "general_hospital": ("本院该专科力量不足，转县人民医院进一步诊治。",),
 }
 CLINIC_DONE: tuple[str, ...] = (

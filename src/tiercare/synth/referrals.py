@@ -112,18 +112,20 @@ FOLLOW_UP_MISSED, FOLLOW_UP_LATE = 0.03, 0.10
 #: relative chance that a county outpatient visit of the group was booked by a referral
 CLINIC_WEIGHTS: dict[str, float] = {
     "stroke": 3.0, "chd": 3.0, "heart_failure": 3.0, "arrhythmia": 3.0, "kidney": 3.0,
-    "cancer": 3.0, "diabetes": 2.0, "copd": 2.0, "eye_ent": 2.0, "surgical_abdomen": 2.0,
-    "stones": 2.0, "urology": 2.0, "hepatitis": 2.0, "hypertension": 1.5,
-    "spine_joint": 1.5, "asthma": 1.5, "gynaecology": 1.0, "pneumonia": 0.5,
-    "digestive": 0.6, "injury": 0.5, "child": 0.5, "general": 0.5,
-    "respiratory_minor": 0.15, "poisoning": 0.5,
+    "cancer": 3.0, "cataract": 3.0, "diabetes": 2.0, "copd": 2.0, "gallstones": 2.0,
+    "hernia": 2.0, "stones": 2.0, "urology": 2.0, "hepatitis": 2.0, "gyn_tumour": 2.0,
+    "hypertension": 1.5, "spine": 1.5, "joint": 1.5, "asthma": 1.5, "ent": 1.5,
+    "appendicitis": 1.0, "obstruction": 1.0, "abdominal_pain": 1.0, "fracture": 1.0,
+    "eye": 1.0, "gastritis": 0.6, "pneumonia": 0.5, "head_injury": 0.5, "gynaecology": 0.5,
+    "neonatal": 0.5, "convulsion": 0.5, "poisoning": 0.5, "general": 0.5,
+    "minor_injury": 0.3, "diarrhoea": 0.3, "respiratory_minor": 0.15,
 }
 #: days before ``now`` whose referrals make the live part
 LIVE_DAYS = 28
 #: live referrals added per alliance whatever the county's size: state → count
 FORCED: tuple[tuple[str, int], ...] = (
     ("pending", 3), ("near_deadline", 1), ("overdue", 3), ("green", 1), ("accepted", 2),
-    ("arrived", 2), ("awaiting_approval", 2), ("follow_up_overdue", 1),
+    ("arrived", 2), ("awaiting_approval", 2), ("follow_up_overdue", 1), ("redirected", 1),
 )
 #: residents kept (a stride sample) for the public bookings of the four weeks from today
 PEOPLE_SAMPLE = 20_000
@@ -439,7 +441,11 @@ def _parse(text: str | None) -> datetime | None:
 
 
 def _stamp(t: datetime, suffix: str) -> str:
-    return t.astimezone(UTC).replace(tzinfo=None).isoformat(" ") + suffix
+    """The database's text of an aware time: UTC, with ``+00:00`` on PostgreSQL only."""
+    text = t.isoformat(" ")
+    if not text.endswith("+00:00"):
+        text = t.astimezone(UTC).isoformat(" ")
+    return text if suffix else text[:-6]
 
 
 # --- capacity -------------------------------------------------------------------------------
@@ -696,7 +702,7 @@ class ReferralGenerator:
         self.c = collector
         self.plan = plan
         self.seed = seed
-        self.now = _sec(now)
+        self.now = _sec(now.astimezone(UTC))
         self.suffix = "+00:00" if vendor == "postgresql" else ""
         self.rng = random.Random(f"tiercare-synth:{seed}:referrals:plan")
         self.clock = _Clock(self.rng)
@@ -774,8 +780,11 @@ class ReferralGenerator:
         age = max(0, (at.astimezone(CHINA).date() - date.fromisoformat(cand.birth)).days
                   // 365)
         code = cand.code
+        name = icd10.name_zh(code) or icd10.name_zh(code[:3]) or code
+        if "不伴有" in name:  # "2型糖尿病不伴有并发症" reads "2型糖尿病" in a sentence
+            name = icd10.name_zh(code[:3]) or name
         return {
-            "name": icd10.name_zh(code) or icd10.name_zh(code[:3]) or code,
+            "name": name.split("，")[0],  # "脑梗死，未特指" reads "脑梗死" in a sentence
             "age": age, "sex": "男" if cand.male else "女",
             "sbp": 180 + int(r() * 40) if urgent else 150 + int(r() * 30),
             "dbp": 110 + int(r() * 15) if urgent else 90 + int(r() * 15),
@@ -787,16 +796,20 @@ class ReferralGenerator:
         }
 
     def _texts(self, ref: Ref, at: datetime, *, stay: int = 0) -> dict[str, Any]:
-        """Reason and clinical summary of the slip, in the words of the condition's group."""
+        """Reason and clinical summary of the slip, in the words of the condition's group
+        that fit the resident's age and sex."""
         texts = txt.GROUPS[txt.group_of(ref.diagnosis)]
         values = self._values(ref.cand, at, urgent=ref.green, stay=stay)
         reasons = texts.urgent if ref.green and texts.urgent else texts.reasons
-        ref.reason = _pick(self.r, reasons).format(**values)
-        child = values["age"] < 15
-        fitting = [s for s in texts.summaries if s.startswith("患儿") == child] or list(
-            texts.summaries)
-        ref.summary = _pick(self.r, fitting).format(**values)
+        ref.reason = self._fitting(reasons, values).format(**values)
+        ref.summary = self._fitting(texts.summaries, values).format(**values)
         return values
+
+    def _fitting(self, templates: Sequence[str], values: dict[str, Any]) -> str:
+        """One of ``templates`` that fits the resident (``referral_texts.fits``), or any."""
+        age, male = values["age"], values["sex"] == "男"
+        return str(_pick(self.r, [t for t in templates if txt.fits(t, age, male)]
+                         or templates))
 
     def _new(self, cand: Candidate, *, direction: str, sending: Unit,
              sending_dept: int | None, sending_prac: int | None, receiving: Unit,
@@ -889,7 +902,7 @@ class ReferralGenerator:
                       "maternal_child": "general"}.get(ref.receiving.kind)
         unit = hospitals.get(first_kind or "")
         if unit is None or self.people.alliance_pk.get(unit.id) != alliance or \
-                receive is None or answer is None or answer - receive < timedelta(minutes=20):
+                receive is None or answer is None or answer - receive < timedelta(minutes=2):
             return None
         dept, prac = self._doctor(unit, self.people.specialty.get(ref.receiving_dept or 0,
                                                                   "internal_medicine"))
@@ -915,7 +928,8 @@ class ReferralGenerator:
         return first
 
     def _maybe_redirect(self, ref: Ref, force: str) -> None:
-        if not force and ref.time_of("accept") is not None and self.r() < REDIRECT_SHARE:
+        if ref.time_of("accept") is not None and (
+                force == "redirected" or (not force and self.r() < REDIRECT_SHARE)):
             first = self._redirect(ref)
             if first is not None:
                 self.refs.append(first)
@@ -971,6 +985,9 @@ class ReferralGenerator:
             elif force in ("accepted", "arrived") and answer > self.now:
                 answer = self.now - c.minutes(1, 30)
                 receive = min(receive, answer)
+            elif force == "redirected":  # time for the first receiver to send it on
+                receive = min(answer, max(submit + timedelta(minutes=1),
+                                          min(receive, answer - c.minutes(10, 60))))
             lo, hi = ref_los(town)
             stay_days = lo + int(r() * (hi - lo + 1))
             arrive = complete = None
@@ -989,7 +1006,7 @@ class ReferralGenerator:
                     return  # the history has this admission
         values = self._texts(ref, submit, stay=stay_days)
         self._open(ref, submit, c.minutes(2, 8) if green else c.minutes(3, 40))
-        ref.care_plan = _pick(r, texts.plans).format(**values)
+        ref.care_plan = self._fitting(texts.plans, values).format(**values)
         self._follow_up(ref, submit, arrive, txt.FOLLOW_UP_NOTES)
         if force == "follow_up_overdue" and ref.follow_up is not None:
             ref.follow_up = (ref.follow_up[0], None, "")
@@ -1156,7 +1173,7 @@ class ReferralGenerator:
         ref.reason = self._suggestion(cand.code, discharging) or _pick(r, txt.DOWN_REASONS)
         ref.summary = summary
         ref.care_plan = (source.care_plan if source is not None and source.care_plan
-                         else _pick(r, texts.plans).format(**values))
+                         else self._fitting(texts.plans, values).format(**values))
         # the draft is proposed at the discharge itself; the doctor reviews and sends it
         submit = discharge + c.minutes(10, 200)
         self._open(ref, submit, submit - discharge)
@@ -1254,7 +1271,8 @@ class ReferralGenerator:
                         back = {"pending": (0.3, 18), "near_deadline": (21, 23.5),
                                 "overdue": (28, 120), "green": (2 / 60, 10 / 60),
                                 "accepted": (4, 30), "arrived": (60, 90),
-                                "follow_up_overdue": (16 * 24, 22 * 24)}[state]
+                                "follow_up_overdue": (16 * 24, 22 * 24),
+                                "redirected": (2 * 24, 10 * 24)}[state]
                         self.admission(cand, live_start=_sec(now - c.hours(*back)),
                                        force=state)
 
