@@ -7,11 +7,15 @@ the next chunk while the current one is written), one transaction per chunk, thr
 ``tiercare.bulk.insert_rows`` (``executemany`` on SQLite, ``COPY`` on
 PostgreSQL). During the load the big tables' non-unique indexes are dropped and re-created
 afterwards (unique constraints stay and hold throughout), and SQLite runs with
-``synchronous=OFF``; both are restored even when the load fails.
+``synchronous=OFF``; both are restored even when the load fails. Each chunk's rows are
+sampled for the referrals as they are written (``referrals.Collector``). Then the schedules
+of the four weeks from ``now`` (``schedules.build_schedules``) and, in one transaction, the
+referrals with their bookings, beds and follow-up tasks (``referrals.generate``).
 
 Determinism: every random stream is seeded from the seed (and the chunk number); ids are
 assigned here, starting at each table's first free id; created/updated stamps are the last
-second of the synthetic year. The same arguments on an empty database give identical rows.
+second of the synthetic year. The same arguments on an empty database give identical rows
+(the schedules and the live referrals are relative to ``now``: the same ``now`` too).
 """
 
 from __future__ import annotations
