@@ -3,7 +3,7 @@ consistent with the encounters, the appointments and beds they hold, follow-up t
 *live* state relative to the moment of generation, so that incoming queues, outgoing lists,
 the alliance office's missed deadlines, follow-up lists and slot calendars have content.
 
-How (docs/synthetic-data.md, "Referrals"):
+How (docs/synthetic-data.md, "Referrals and bookings"):
 
 * While the generator writes residents chunk by chunk, :class:`Collector` looks at each
   chunk's rows in memory and samples encounters with their own random stream: county-hospital
