@@ -89,13 +89,13 @@ def _page(request: HttpRequest, queryset: QuerySet[Referral], summary: str) -> P
     """One page of referrals, each listed one audited as read. The page's ids are found
     first without joins, then only those rows are read with their names: a deep page of a
     long queue does not join the rows it skips."""
-    paginator = Paginator(queryset.values_list("pk", flat=True), PAGE_SIZE)
+    paginator: Paginator[Any] = Paginator(queryset.values_list("pk", flat=True), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     ids = list(page.object_list)
-    rows = {r.pk: r for r in _with_names(Referral.objects.filter(pk__in=ids))}
-    page.object_list = [rows[pk] for pk in ids if pk in rows]
-    audit.record_reads(REFERRAL_LABEL, [(r.pk, r.patient_id, summary)
-                                        for r in page.object_list])
+    found = {r.pk: r for r in _with_names(Referral.objects.filter(pk__in=ids))}
+    rows: list[Referral] = [found[pk] for pk in ids if pk in found]
+    page.object_list = rows
+    audit.record_reads(REFERRAL_LABEL, [(r.pk, r.patient_id, summary) for r in rows])
     return page
 
 
