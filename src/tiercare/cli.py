@@ -75,18 +75,45 @@ def stop_worker(worker: subprocess.Popen[bytes]) -> None:
     worker.wait()
 
 
-def serve(host: str, port: int, workers: int = 2) -> None:
+#: threads per server process: while one waits for the database another runs
+WEB_THREADS = 4
+
+
+def web_processes(vendor: str, workers: int | None = None,
+                  threads: int | None = None) -> tuple[int, int]:
+    """gunicorn's worker processes and threads per process for the database ``vendor``: as
+    given, else ``TIERCARE_WEB_WORKERS`` / ``TIERCARE_WEB_THREADS``, else
+
+    * PostgreSQL: one process per core (at least two) — a Python process computes on one
+      core at a time, and the database's own processes take the waits;
+    * SQLite: two processes at most — writes take one lock in turn, and a writer of another
+      process that finds it taken sleeps and retries, so more processes only lengthen the
+      slowest bookings' wait (docs/benchmarks.md, booking storm);
+
+    ``WEB_THREADS`` threads each."""
+    cores = os.cpu_count() or 2
+    processes = min(2, cores) if vendor == "sqlite" else max(2, cores)
+    return (workers or int(os.environ.get("TIERCARE_WEB_WORKERS") or processes),
+            threads or int(os.environ.get("TIERCARE_WEB_THREADS") or WEB_THREADS))
+
+
+def serve(host: str, port: int, workers: int | None = None,
+          threads: int | None = None) -> None:
     """Serve the application with gunicorn (static files through WhiteNoise), with one
-    background-task worker beside it, stopped when the server stops."""
+    background-task worker beside it, stopped when the server stops. Processes and threads:
+    ``web_processes``."""
+    from django.db import connection
     from gunicorn.app.base import BaseApplication
 
     from tiercare.wsgi import application
 
+    processes, per_process = web_processes(connection.vendor, workers, threads)
+
     class _Server(BaseApplication):  # gunicorn ships no types: BaseApplication is Any
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", workers)
-            self.cfg.set("threads", 4)
+            self.cfg.set("workers", processes)
+            self.cfg.set("threads", per_process)
             self.cfg.set("accesslog", None)
             self.cfg.set("timeout", 120)
 
@@ -163,10 +190,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser = argparse.ArgumentParser(prog="tiercare serve")
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--workers", type=int, default=2)
+        parser.add_argument("--workers", type=int, help="processes (default: by database)")
+        parser.add_argument("--threads", type=int, help="threads per process")
         ns = parser.parse_args(rest)
         _setup()
-        serve(ns.host, ns.port, ns.workers)
+        serve(ns.host, ns.port, ns.workers, ns.threads)
     elif verb == "worker":
         _manage(["db_worker", *rest])
     elif verb == "clock":

@@ -114,7 +114,9 @@ TEMPLATES = [
 def _database() -> dict[str, Any]:
     default_url = f"sqlite:///{DATA_DIR / 'tiercare.sqlite3'}"
     url = os.environ.get("TIERCARE_DATABASE_URL", default_url)
-    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=0))
+    # every server thread keeps its connection for a minute: on SQLite opening one (the
+    # PRAGMAs below, reading the schema) cost more CPU than a booking (docs/benchmarks.md)
+    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         Path(config["NAME"]).parent.mkdir(parents=True, exist_ok=True)
         # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN so
@@ -129,7 +131,6 @@ def _database() -> dict[str, Any]:
         }
         config["TEST"] = {"NAME": str(DATA_DIR / "test-tiercare.sqlite3")}
     else:
-        config["CONN_MAX_AGE"] = 60
         config["CONN_HEALTH_CHECKS"] = True
     return config
 
