@@ -22,6 +22,8 @@ from datetime import date, timedelta
 
 DEMO_RESIDENTS = 100_000
 DEMO_SEED = 2026
+#: days of synthetic referral history whose notices the demo's inboxes hold
+DEMO_INBOX_DAYS = 14
 
 
 def _setup() -> None:
@@ -154,6 +156,13 @@ def demo(residents: int, port: int, host: str = "127.0.0.1") -> None:
               flush=True)
         year, until = _demo_period()
         generate(residents, seed=DEMO_SEED, year=year, until=until, progress=True)
+        # the inboxes of the living county: the notices of its last two weeks of referrals
+        from django.utils import timezone
+
+        from tiercare.notifications.services import replay_events, warn_deadlines
+
+        replay_events(timezone.now() - timedelta(days=DEMO_INBOX_DAYS))
+        warn_deadlines()
     alliance = Alliance.objects.order_by("code").first()
     if alliance is None:
         sys.exit(_("The database has residents but no alliance; use an empty "
