@@ -15,11 +15,11 @@ def _no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("cores, sqlite, postgresql", [(1, 1, 2), (2, 2, 2), (8, 2, 8)])
-def test_postgresql_takes_a_process_per_core_sqlite_two_at_most(monkeypatch, cores, sqlite,
-                                                                 postgresql):
+def test_postgresql_takes_a_process_per_core_and_more_threads_sqlite_two_at_most(
+        monkeypatch, cores, sqlite, postgresql):
     monkeypatch.setattr(cli.os, "cpu_count", lambda: cores)
-    assert cli.web_processes("sqlite") == (sqlite, cli.WEB_THREADS)
-    assert cli.web_processes("postgresql") == (postgresql, cli.WEB_THREADS)
+    assert cli.web_processes("sqlite") == (sqlite, 4)
+    assert cli.web_processes("postgresql") == (postgresql, 8)
 
 
 def test_the_options_then_the_environment_win(monkeypatch):

@@ -77,8 +77,12 @@ def stop_worker(worker: subprocess.Popen[bytes]) -> None:
     worker.wait()
 
 
-#: threads per server process: while one waits for the database another runs
-WEB_THREADS = 4
+#: threads per server process, by database: while one waits for the database another
+#: computes. PostgreSQL answers every statement over a socket, so more threads overlap the
+#: waits (2 × 8 on two cores: p99 40–55 ms at 250 bookings/s against 110–390 ms with 2 × 4);
+#: on SQLite more threads are more writers waiting for its one lock (2 × 8: p99 110–530 ms
+#: against 40–100 ms with 2 × 4). docs/benchmarks.md, booking storm.
+WEB_THREADS = {"sqlite": 4, "postgresql": 8}
 
 
 def web_processes(vendor: str, workers: int | None = None,
@@ -90,13 +94,15 @@ def web_processes(vendor: str, workers: int | None = None,
       core at a time, and the database's own processes take the waits;
     * SQLite: two processes at most — writes take one lock in turn, and a writer of another
       process that finds it taken sleeps and retries, so more processes only lengthen the
-      slowest bookings' wait (docs/benchmarks.md, booking storm);
+      slowest bookings' wait;
 
-    ``WEB_THREADS`` threads each."""
+    and ``WEB_THREADS`` threads each."""
     cores = os.cpu_count() or 2
-    processes = min(2, cores) if vendor == "sqlite" else max(2, cores)
+    sqlite = vendor == "sqlite"
+    processes = min(2, cores) if sqlite else max(2, cores)
+    per_process = WEB_THREADS["sqlite" if sqlite else "postgresql"]
     return (workers or int(os.environ.get("TIERCARE_WEB_WORKERS") or processes),
-            threads or int(os.environ.get("TIERCARE_WEB_THREADS") or WEB_THREADS))
+            threads or int(os.environ.get("TIERCARE_WEB_THREADS") or per_process))
 
 
 def serve(host: str, port: int, workers: int | None = None,
