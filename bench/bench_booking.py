@@ -190,6 +190,7 @@ class BackendClock:
 
 
 LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
+CLOSE = re.compile(rb"\r\nconnection:[ \t]*close", re.IGNORECASE)
 
 
 class Connection:
@@ -199,12 +200,20 @@ class Connection:
     what is measured (``http.client`` took about twice as much)."""
 
     def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.port = port
+        self.sock = self._open()
         self.pending = b""
 
+    def _open(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
     def exchange(self, request: bytes) -> int:
-        """Send ``request``; the answer's status (its body read and dropped)."""
+        """Send ``request``; the answer's status (its body read and dropped). A server that
+        closes after each answer (gunicorn with one thread) is connected to again."""
+        if self.sock.fileno() < 0:
+            self.sock = self._open()
         self.sock.sendall(request)
         data = self.pending
         while (end := data.find(b"\r\n\r\n")) < 0:
@@ -217,6 +226,9 @@ class Connection:
         while len(data) < length:
             data += self._receive()
         self.pending = data[length:]
+        if CLOSE.search(head):
+            self.sock.close()
+            self.pending = b""
         return int(head[9:12])
 
     def _receive(self) -> bytes:
