@@ -269,3 +269,15 @@ def test_odd_query_strings_get_a_page_not_an_error(scene, query):
         reverse("referrals:incoming") + query).status_code == 200
     assert client_of(scene.office).get(
         reverse("referrals:office") + query + "&from=2026-13-45&to=x").status_code == 200
+
+
+def test_referrals_waiting_for_an_answer_come_before_those_already_accepted(scene):
+    accepted = draft_up(scene, green_channel=True)
+    services.submit(accepted, by=scene.village_doctor)
+    services.accept(accepted, by=scene.county_doctor, ward=scene.ward)
+    waiting = draft_up(scene)
+    services.submit(waiting, by=scene.village_doctor)
+
+    body = client_of(scene.county_doctor).get(reverse("referrals:incoming")).content.decode()
+
+    assert re.findall(r'data-referral="(\d+)"', body) == [str(waiting.pk), str(accepted.pk)]

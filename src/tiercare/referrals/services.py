@@ -18,7 +18,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -474,13 +474,17 @@ def referrals_seen_from(*, institution_id: int | None = None,
 
 
 def incoming(user: User) -> QuerySet[Referral]:
-    """The receiving institution's open queue: green channel first, then by deadline."""
+    """The receiving institution's open queue by urgency: those waiting for an answer first
+    (green channel first, then by deadline), then the accepted and arrived ones (in the same
+    order)."""
     if not (_active(user) and user.role in STAFF_ROLES and user.institution_id):
         return Referral.objects.none()
+    waiting = Case(When(status__in=sorted(statuses.AWAITING_ANSWER), then=Value(0)),
+                   default=Value(1), output_field=IntegerField())
     return Referral.objects.filter(
         receiving_institution_id=user.institution_id,
         status__in=[St.SUBMITTED, St.RECEIVED, St.ACCEPTED, St.ARRIVED],
-    ).order_by("-green_channel", F("deadline").asc(nulls_last=True), "pk")
+    ).order_by(waiting, "-green_channel", F("deadline").asc(nulls_last=True), "pk")
 
 
 def _name(by: User | None, by_name: str = "") -> str:
