@@ -82,6 +82,7 @@ def test_the_shared_record_journey(live_server, page, language):
     # the doctor finds 张三 by pinyin initials, live as they type
     log_in(page, base, "doctor", text)
     page.get_by_role("link", name=text["search"]).first.click()
+    page.wait_for_load_state("load")  # htmx (deferred) listens before we type
     page.fill("[data-testid=search-box]", "zs")
     page.wait_for_selector("[data-testid=resident-link]")
     assert page.locator("[data-testid=resident-link]").first.inner_text() == "张三"
