@@ -281,3 +281,22 @@ def test_referrals_waiting_for_an_answer_come_before_those_already_accepted(scen
     body = client_of(scene.county_doctor).get(reverse("referrals:incoming")).content.decode()
 
     assert re.findall(r'data-referral="(\d+)"', body) == [str(waiting.pk), str(accepted.pk)]
+
+
+def test_when_referral_beds_are_taken_public_beds_are_offered_by_name(scene):
+    from tiercare.scheduling.models import Pool, Ward
+
+    Bed.objects.filter(ward=scene.ward).update(status="closed")
+    for code in ("P1", "P2"):
+        Bed.objects.create(ward=scene.ward, code=code, pool=Pool.PUBLIC)
+    other = Ward.objects.create(institution=scene.world.county_hospital, code="W-2",
+                                name="二病区")
+    Bed.objects.create(ward=other, code="P9", pool=Pool.PUBLIC)
+    referral = draft_up(scene)
+    services.submit(referral, by=scene.village_doctor)
+
+    body = client_of(scene.county_doctor).get(
+        reverse("referrals:detail", args=[referral.pk])).content.decode()
+
+    assert body.count('data-testid="choose-bed"') == 3
+    assert 'data-testid="choose-ward"' not in body

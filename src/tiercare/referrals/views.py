@@ -375,12 +375,14 @@ def _accept_choices(referral: Referral) -> dict[str, Any]:
                  .order_by(F("department_id").asc(nulls_last=True), "code"))
     if referral.receiving_department_id is not None:
         wards.sort(key=lambda w: w.department_id != referral.receiving_department_id)
+    # public beds by name, only for wards whose referral beds are all taken: one query
+    short = [w.pk for w in wards if not w.referral_free and w.public_free]
     public_beds: dict[int, list[Bed]] = {}
-    for ward in wards:
-        if not ward.referral_free and ward.public_free:
-            public_beds[ward.pk] = list(Bed.objects.filter(
-                ward=ward, status=Bed.Status.FREE, pool=Pool.PUBLIC).order_by("code")[
-                :PUBLIC_BEDS_SHOWN])
+    for bed in Bed.objects.filter(ward_id__in=short, status=Bed.Status.FREE,
+                                  pool=Pool.PUBLIC).order_by("ward_id", "code"):
+        shown = public_beds.setdefault(bed.ward_id, [])
+        if len(shown) < PUBLIC_BEDS_SHOWN:
+            shown.append(bed)
     return {"slots": slots, "wards": [(w, public_beds.get(w.pk, [])) for w in wards]}
 
 
