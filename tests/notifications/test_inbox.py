@@ -156,3 +156,13 @@ def test_replaying_history_fills_the_inbox(scene):
 def test_the_badge_polls_without_a_session():
     response = Client().get("/inbox/unread/")
     assert response.status_code == 200 and response.content.strip() == b""
+
+
+def test_the_systems_english_notes_do_not_reach_the_inbox(scene):
+    referral = draft_up(scene, green_channel=True)
+    referrals.submit(referral, by=scene.village_doctor,
+                     now=timezone.now() - dt.timedelta(minutes=20))
+    referrals.escalate_overdue()
+
+    missed = services.inbox(scene.office).get()
+    assert missed.kind == "deadline_missed" and missed.text == ""

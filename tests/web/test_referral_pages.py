@@ -300,3 +300,14 @@ def test_when_referral_beds_are_taken_public_beds_are_offered_by_name(scene):
 
     assert body.count('data-testid="choose-bed"') == 3
     assert 'data-testid="choose-ward"' not in body
+
+
+def test_the_timeline_says_an_escalation_in_the_users_language(scene):
+    referral = draft_up(scene, green_channel=True)
+    services.submit(referral, by=scene.village_doctor,
+                    now=timezone.now() - dt.timedelta(hours=1))
+    services.escalate_overdue()
+
+    body = client_of(scene.office).get(reverse("referrals:detail", args=[referral.pk])).content
+    timeline = body.decode().split('data-testid="referral-timeline"')[1]
+    assert "应答超时：已上报医共体管理办公室" in timeline and "missed" not in timeline

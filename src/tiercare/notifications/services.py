@@ -59,6 +59,12 @@ def _rows(referral: Referral, notices: Iterable[rules.Notice], *, at: dt.datetim
     return rows
 
 
+def _text(event: ReferralEvent) -> str:
+    """The reason a person gave with the step; the system's own notes (escalation, expiry)
+    are records for the audit, in English, and the notice's kind already says them."""
+    return "" if event.side == "system" else event.reason
+
+
 def notify_step(referral: Referral, event: ReferralEvent) -> list[Notification]:
     """Leave the notices of one workflow step (``rules.notices_for``) in the inboxes it
     concerns, in the step's own transaction."""
@@ -67,7 +73,7 @@ def notify_step(referral: Referral, event: ReferralEvent) -> list[Notification]:
     if not notices:
         return []
     return Notification.objects.bulk_create(_rows(referral, notices, at=event.at,
-                                                  text=event.reason))
+                                                  text=_text(event)))
 
 
 def warn_deadlines(now: dt.datetime | None = None) -> int:
@@ -104,7 +110,7 @@ def replay_events(since: dt.datetime) -> int:
         referral = event.referral
         notices = rules.notices_for(event.action, event.from_status, event.to_status,
                                     direction=referral.direction, side=event.side)
-        rows.extend(_rows(referral, notices, at=event.at, text=event.reason))
+        rows.extend(_rows(referral, notices, at=event.at, text=_text(event)))
     with transaction.atomic():
         Notification.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
     return len(rows)

@@ -408,7 +408,9 @@ def _event_row(event: ReferralEvent) -> dict[str, Any]:
                                                                      event.action),
             "from_status": event.from_status, "to_status": event.to_status,
             "to_label": St(event.to_status).label if event.to_status in St.values else "",
-            "reason": event.reason}
+            # the system's notes (escalation, expiry) are English audit records; the action's
+            # label says what happened
+            "reason": "" if event.side == statuses.Side.SYSTEM else event.reason}
 
 
 #: the page's forms per step
