@@ -120,7 +120,7 @@ def poisson(r: Any, lam: float) -> int:
     return k
 
 
-def _specialty(code: str, child: bool) -> str:
+def specialty_for(code: str, child: bool) -> str:
     """The county-hospital specialty that sees a diagnosis."""
     if code.startswith(("O", "Z34", "N76", "N83", "D25")):
         return "obstetrics_gynaecology"
@@ -344,7 +344,7 @@ class Population:
         key = (code, child)
         found = self.spec_cache.get(key)
         if found is None:
-            found = self.spec_cache[key] = _specialty(code, child)
+            found = self.spec_cache[key] = specialty_for(code, child)
         return found
 
     # --- one chunk ---------------------------------------------------------------------

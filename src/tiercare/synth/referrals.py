@@ -77,7 +77,7 @@ from tiercare.scheduling.models import (
 from tiercare.synth import reference as synth_ref
 from tiercare.synth import referral_texts as txt
 from tiercare.synth.county import CountyPlan, Unit
-from tiercare.synth.population import _specialty
+from tiercare.synth.population import specialty_for
 
 # --- rates (docs/synthetic-data.md, "Referrals") -------------------------------------------------
 #: county-hospital admissions (not deliveries) that an up-referral brought in
@@ -1108,7 +1108,7 @@ class ReferralGenerator:
         receiving = leads[0]
         child = (date.fromisoformat(cand.start[:10])
                  - date.fromisoformat(cand.birth)).days < 15 * 365
-        r_dept, r_prac = self._doctor(receiving, _specialty(cand.code, child))
+        r_dept, r_prac = self._doctor(receiving, specialty_for(cand.code, child))
         ref = self._new(cand, direction=Direction.UP, sending=sending,
                         sending_dept=cand.department, sending_prac=cand.practitioner,
                         receiving=receiving, receiving_dept=r_dept, accepting=None)
