@@ -332,8 +332,12 @@ def _advice(advice: rules.ReferralAdvice | None) -> dict[str, Any] | None:
     return {"code": advice.code, "level": advice.level, "message": str(advice)}
 
 
+#: what a referral is answered with
+NAMES = ("patient", "sending_institution", "receiving_institution")
+
+
 def _with_names(queryset: QuerySet[Referral]) -> QuerySet[Referral]:
-    return queryset.select_related("patient", "sending_institution", "receiving_institution")
+    return queryset.select_related(*NAMES)
 
 
 def _fresh(referral: Referral) -> dict[str, Any]:
@@ -343,13 +347,8 @@ def _fresh(referral: Referral) -> dict[str, Any]:
 def _visible(request: HttpRequest, referral_id: int) -> Referral:
     """The referral if the caller sees it; 404 when there is none, 403 when it is not the
     caller's to see."""
-    found = _with_names(services.visible_referrals(request.user)).filter(  # type: ignore[arg-type]
-        pk=referral_id).first()
-    if found is not None:
-        return found
-    if Referral.objects.filter(pk=referral_id).exists():
-        raise _forbidden()
-    raise Http404(_("The requested record does not exist."))
+    return services.visible_referral(request.user, referral_id,  # type: ignore[arg-type]
+                                     related=NAMES)
 
 
 def _audit_reads(rows: list[Referral], summary: str) -> None:

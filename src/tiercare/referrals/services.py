@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import transaction
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
@@ -471,6 +471,20 @@ def referrals_seen_from(*, institution_id: int | None = None,
         return queryset.filter(Q(sending_institution__alliance_id=alliance_id)
                                | Q(receiving_institution__alliance_id=alliance_id))
     return queryset.none()
+
+
+def visible_referral(user: User | None, pk: int, *, related: Iterable[str] = ()) -> Referral:
+    """The referral ``pk`` if ``user`` sees it (``visible_referrals``), read with the
+    ``related`` rows joined. Raises ``Referral.DoesNotExist`` when there is no such referral
+    and ``PermissionDenied`` when it exists but is not the user's to see: the pages and the
+    API answer 404 and 403."""
+    found = visible_referrals(user).select_related(*related).filter(pk=pk).first()
+    if found is not None:
+        return found
+    if Referral.objects.filter(pk=pk).exists():
+        raise PermissionDenied(_("This referral is not one your institution sent or "
+                                 "received."))
+    raise Referral.DoesNotExist(_("No referral with this number."))
 
 
 def incoming(user: User) -> QuerySet[Referral]:

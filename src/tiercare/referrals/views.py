@@ -79,10 +79,13 @@ def _is_staff(user: User) -> bool:
     return user.role in services.STAFF_ROLES and user.institution_id is not None
 
 
+#: what a referral is shown with
+NAMES = ("patient", "sending_institution", "receiving_institution", "sending_department",
+         "receiving_department", "appointment__slot", "bed__ward")
+
+
 def _with_names(queryset: QuerySet[Referral]) -> QuerySet[Referral]:
-    return queryset.select_related(
-        "patient", "sending_institution", "receiving_institution", "sending_department",
-        "receiving_department", "appointment__slot", "bed__ward")
+    return queryset.select_related(*NAMES)
 
 
 def _page(request: HttpRequest, queryset: QuerySet[Referral], summary: str) -> Page[Any]:
@@ -112,13 +115,10 @@ def _form_messages(request: HttpRequest, form: Any) -> None:
 def _visible(request: HttpRequest, pk: int) -> Referral:
     """The referral if the viewer sees it: 404 when there is none, 403 when it is not theirs
     to see."""
-    found = _with_names(services.visible_referrals(_user(request))).filter(pk=pk).first()
-    if found is not None:
-        return found
-    if Referral.objects.filter(pk=pk).exists():
-        raise PermissionDenied(_("This referral is not one your institution sent or "
-                                 "received."))
-    raise Http404(_("No referral with this number."))
+    try:
+        return services.visible_referral(_user(request), pk, related=NAMES)
+    except Referral.DoesNotExist as missing:
+        raise Http404(str(missing)) from missing
 
 
 def _status_choices() -> list[tuple[str, str]]:
