@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "tiercare.referrals",
     "tiercare.scheduling",
     "tiercare.notifications",
+    "tiercare.indicators",
     "tiercare.fhir",
     "tiercare.synth",
     "tiercare.web",

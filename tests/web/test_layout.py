@@ -74,7 +74,7 @@ def po_entries(path: Path) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("app", ["web", "accounts", "fhir", "referrals", "scheduling",
-                                 "notifications"])
+                                 "notifications", "indicators"])
 def test_every_message_of_the_app_has_a_chinese_translation(app):
     po = SRC / app / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
     entries = po_entries(po)
