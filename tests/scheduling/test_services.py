@@ -6,11 +6,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db import transaction
 from django.utils import timezone, translation
 
 from tests.scheduling.conftest import Scene, make_slot
 from tests.web.factories import make_patient
+from tiercare.accounts import audit
 from tiercare.accounts.models import AuditEvent
+from tiercare.patients.models import Patient
 from tiercare.registry.models import Practitioner
 from tiercare.scheduling import services
 from tiercare.scheduling.errors import SchedulingConflict, SchedulingInvalid, SchedulingRefused
@@ -225,6 +228,65 @@ def test_a_resident_cannot_hold_two_places_in_one_slot(scene: Scene):
     assert caught.value.code == "appointment.duplicate"
     slot.refresh_from_db()
     assert slot.booked == 1
+
+
+def test_a_full_slot_says_duplicate_to_the_resident_already_booked_in_it(scene: Scene):
+    """"Duplicate" is said before "full" on both databases (the booking's statement reads
+    the resident's active booking in the same snapshot as it takes the place)."""
+    slot = make_slot(scene.schedule, capacity=1)
+    services.book(slot, scene.world.patient, by=scene.township_doctor)
+    with pytest.raises(SchedulingConflict) as caught:
+        services.book(slot, scene.world.patient, by=scene.township_doctor)
+    assert caught.value.code == "appointment.duplicate"
+    other = make_patient("李四", scene.world.patient.address_code)
+    with pytest.raises(SchedulingConflict) as full:
+        services.book(slot, other, by=scene.township_doctor)
+    assert full.value.code == "slot.full"
+    assert Appointment.objects.filter(slot=slot).count() == 1
+    assert AppointmentEvent.objects.filter(appointment__slot=slot).count() == 1
+
+
+def test_a_booking_writes_its_appointment_event_and_audit_and_answers_what_it_stored(
+        scene: Scene):
+    slot = make_slot(scene.schedule, capacity=2)
+    made = services.book(slot.pk, scene.world.patient.pk, by=scene.township_doctor,
+                         note="复诊")
+    stored = Appointment.objects.get(pk=made.pk)
+    for field in ("slot_id", "patient_id", "pool", "status", "booked_by_id",
+                  "booked_by_name", "source_referral_id", "note", "booked_at", "updated_at"):
+        assert getattr(made, field) == getattr(stored, field), field
+    assert made.slot.booked == 1 == Slot.objects.get(pk=slot.pk).booked
+    event = AppointmentEvent.objects.get(appointment=stored)
+    assert (event.from_status, event.to_status, event.by_id, event.reason) == (
+        "", Appointment.Status.BOOKED, scene.township_doctor.pk, "复诊")
+    audit_event = AuditEvent.objects.get(object_type="scheduling.Appointment",
+                                         object_id=str(stored.pk))
+    assert audit_event.action == AuditEvent.Action.CREATE
+    assert audit_event.user_id == scene.township_doctor.pk
+    assert audit_event.patient_id == scene.world.patient.pk
+    assert audit_event.changes == {"slot": slot.pk, "pool": Pool.PUBLIC, "referral": None}
+    made.note = "改约说明"  # the instance answered is a stored one: saving updates it
+    made.save(update_fields=["note"])
+    assert Appointment.objects.count() == 1
+
+
+def test_a_booking_inside_an_audit_buffer_leaves_its_audit_event_to_the_buffer(scene: Scene):
+    slot = make_slot(scene.schedule)
+    with transaction.atomic(), audit.buffered():
+        made = services.book(slot, scene.world.patient, by_name="token:his")
+        assert not AuditEvent.objects.filter(object_type="scheduling.Appointment").exists()
+    (event,) = AuditEvent.objects.filter(object_type="scheduling.Appointment",
+                                        object_id=str(made.pk))
+    assert event.username == "token:his"
+
+
+def test_an_unknown_slot_or_resident_is_not_found(scene: Scene):
+    slot = make_slot(scene.schedule)
+    with pytest.raises(Slot.DoesNotExist):
+        services.book(10**9, scene.world.patient, by=scene.township_doctor)
+    with pytest.raises(Patient.DoesNotExist):
+        services.book(slot, 10**9, by=scene.township_doctor)
+    assert Appointment.objects.count() == 0
 
 
 def test_closed_past_slots_and_merged_records_are_refused(scene: Scene):

@@ -55,7 +55,24 @@ def buffered() -> Iterator[None]:
     AuditEvent.objects.bulk_create(events, batch_size=1000)
 
 
-def _store(event: AuditEvent) -> AuditEvent:
+def buffering() -> bool:
+    """Whether events are being collected by ``buffered()`` (a writer that inserts its
+    event itself, the booking's statement, hands it to :func:`store` instead)."""
+    return _buffer.get() is not None
+
+
+def pending(action: str, *, user: User | None = None, username: str = "",
+            object_type: str = "", object_id: object = "", patient_id: int | None = None,
+            summary: str = "", changes: dict[str, Any] | None = None) -> AuditEvent:
+    """The event :func:`record` would append, unsaved: for a writer that inserts it in its
+    own statement (``scheduling.booking_sql``). Who and from where as in :func:`record`."""
+    return _event(action, user, username, None, object_type=object_type,
+                  object_id=str(object_id), patient_id=patient_id, summary=summary[:300],
+                  changes=changes or {})
+
+
+def store(event: AuditEvent) -> AuditEvent:
+    """Save ``event`` now, or add it to the current buffer."""
     events = _buffer.get()
     if events is None:
         event.save(force_insert=True)
@@ -98,7 +115,7 @@ def record(
     ``username`` names the account when there is no user row to point at (a failed login
     with an unknown user name, an integrating system ``token:NAME``); otherwise the user's
     own name is recorded."""
-    return _store(_event(action, user, username, request, object_type=object_type,
+    return store(_event(action, user, username, request, object_type=object_type,
                          object_id=str(object_id), patient_id=patient_id,
                          summary=summary[:300], changes=changes or {}))
 

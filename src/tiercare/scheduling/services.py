@@ -41,7 +41,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -51,7 +51,7 @@ from tiercare.accounts import audit
 from tiercare.accounts.models import AuditEvent, Role, User
 from tiercare.patients.models import Patient
 from tiercare.registry.models import Alliance, Institution
-from tiercare.scheduling import rules, statuses
+from tiercare.scheduling import booking_sql, rules, statuses
 from tiercare.scheduling.errors import SchedulingConflict, SchedulingInvalid, SchedulingRefused
 from tiercare.scheduling.models import (
     Appointment,
@@ -302,12 +302,17 @@ def _check_patient(patient: Patient | int) -> Patient:
     current = Patient.objects.only("pk", "is_active", "deceased_date", "health_record_no",
                                    "name").get(pk=patient if isinstance(patient, int)
                                                else patient.pk)
+    _refuse_inactive(current)
+    return current
+
+
+def _refuse_inactive(current: Patient) -> None:
+    """A merged or closed record cannot be booked for (its resident's active record can)."""
     if not current.is_active or current.deceased_date is not None:
         raise SchedulingConflict("patient.inactive",
                                  _("Record %(record)s is merged or closed; book for the "
                                    "resident's active record."),
                                  record=current.health_record_no)
-    return current
 
 
 def _event(appointment: Appointment, source: str, target: str, by: User | None, by_name: str,
@@ -335,21 +340,22 @@ def book(slot: Slot | int, patient: Patient | int, *, by: User | None = None,
     transaction (or savepoint) ends with the refusal anyway (the FHIR create): two statements
     fewer, and a refusal marks the caller's block for rollback.
 
-    The statements, in order (a booking storm's hot path, docs/benchmarks.md): the slot with
-    its schedule (the institution too only when the pool is not public: public places are
-    open to every booker, ``may_use_pool``); the resident; the appointment's ``INSERT``, which
-    the partial unique index refuses when the resident already has an active booking in the
-    slot (``appointment.duplicate``, found before the place is taken, as a look-up would,
-    without one); the conditional update taking the place (none taken: ``slot.full``, and
-    the rollback removes the inserted row: a refusal changes nothing); the event row; the
-    audit event."""
+    The statements (a booking storm's hot path, written in SQL: ``booking_sql``, ADR 0016):
+    the slot with its schedule and the resident, one ``SELECT`` (the institution is read
+    only when the pool is not public: public places are open to every booker,
+    ``may_use_pool``); then the place taken with the conditional update and the
+    appointment, its event row and the audit event written — one statement on PostgreSQL,
+    four on SQLite. Nothing is written when no place was free (``slot.full``) or the
+    resident already has an active booking in the slot (``appointment.duplicate``, said
+    before "full"): a refusal changes nothing."""
     with transaction.atomic(savepoint=savepoint):
         now = now or timezone.now()
-        current = Slot.objects.select_related("schedule").get(
-            pk=slot if isinstance(slot, int) else slot.pk)
+        current, patient = booking_sql.read(slot if isinstance(slot, int) else slot.pk,
+                                            patient if isinstance(patient, int)
+                                            else patient.pk)
         if check is not None:
             check(current)
-        patient = _check_patient(patient)
+        _refuse_inactive(patient)
         if current.status != Slot.Status.OPEN:
             raise SchedulingConflict("slot.closed", _("The slot at %(time)s is closed."),
                                      time=_local(current.start))
@@ -360,31 +366,35 @@ def book(slot: Slot | int, patient: Patient | int, *, by: User | None = None,
                 current.pool, current.schedule.institution, by,
                 source_referral_id=source_referral_id):
             raise _pool_refusal(current.pool, "slot.pool_refused")
+        at = timezone.now()
+        name = (by.get_username() if by else by_name)[:150]
+        summary = f"{current.schedule.name} {_local(current.start)} ({current.pool})"
+        event = audit.pending(AuditEvent.Action.CREATE, user=by,
+                              username="" if by else by_name, object_type=APPOINTMENT_LABEL,
+                              patient_id=patient.pk, summary=summary,
+                              changes={"slot": current.pk, "pool": current.pool,
+                                       "referral": source_referral_id})
+        event.at = at
         try:
-            # no savepoint of its own: the error leaves this block at once and the block
-            # rolls back (a savepoint would be two more statements on every booking)
-            appointment = Appointment.objects.create(
-                slot=current, patient=patient, pool=current.pool, booked_by=by,
-                booked_by_name=(by.get_username() if by else by_name)[:150],
-                source_referral_id=source_referral_id, note=note[:200])
-        except IntegrityError as err:  # the resident has an active booking in this slot
+            appointment_id = booking_sql.take(booking_sql.Booking(
+                slot=current, patient=patient, by_id=by.pk if by else None, by_name=name,
+                source_referral_id=source_referral_id, note=note[:200], at=at,
+                audit_event=event))
+        except booking_sql.Duplicate:
             raise SchedulingConflict(
                 "appointment.duplicate",
-                _("The resident already has a booking in this slot.")) from err
-        taken = Slot.objects.filter(pk=current.pk, status=Slot.Status.OPEN,
-                                    booked__lt=F("capacity")).update(booked=F("booked") + 1,
-                                                                     updated_at=Now())
-        if not taken:
+                _("The resident already has a booking in this slot.")) from None
+        if appointment_id is None:
             raise SchedulingConflict("slot.full", _("The slot at %(time)s is fully booked."),
                                      time=_local(current.start))
-        _event(appointment, "", Appointment.Status.BOOKED, by, by_name, note)
-        audit.record(AuditEvent.Action.CREATE, user=by, username="" if by else by_name,
-                     object_type=APPOINTMENT_LABEL, object_id=appointment.pk,
-                     patient_id=patient.pk,
-                     summary=f"{current.schedule.name} {_local(current.start)} ({current.pool})",
-                     changes={"slot": current.pk, "pool": current.pool,
-                              "referral": source_referral_id})
-        return appointment
+        current.booked += 1
+        current.updated_at = at
+        appointment = Appointment(
+            id=appointment_id, slot=current, patient=patient, pool=current.pool,
+            status=Appointment.Status.BOOKED, booked_by=by, booked_by_name=name,
+            source_referral_id=source_referral_id, note=note[:200], booked_at=at,
+            updated_at=at)
+        return booking_sql.loaded(appointment)
 
 
 _STATE_MESSAGE = _("An appointment that is “%(state)s” cannot be marked “%(target)s”.")
