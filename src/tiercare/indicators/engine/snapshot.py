@@ -1,0 +1,212 @@
+"""The analytics snapshot: a DuckDB file of staging, reference and fact tables refreshed from
+the operational database (DESIGN.md "Analytics": dashboards never run heavy queries on the
+operational database).
+
+* **Full refresh** copies every staging table (``staging.STAGES``: the source database's
+  rows as CSV — PostgreSQL's ``COPY … TO STDOUT``, SQLite's rows through :mod:`csv` — read
+  by DuckDB's CSV reader), builds the reference tables in Python and the fact tables by SQL
+  (``facts.FACTS``), into a new file that then replaces the old one at once (readers never
+  see half a snapshot).
+* **Incremental refresh** copies only the rows changed since the last refresh (``updated_at``
+  after the watermark less a margin, so that a transaction that committed late with an
+  earlier timestamp is still seen; rows seen twice are replaced, not doubled), replaces
+  those rows by id, re-reads the small tables whole and rebuilds the facts. Rows *deleted*
+  at the source, and rows moved by bulk updates that leave ``updated_at`` alone (a merge of
+  two resident records), are caught by the next full refresh, which the clock runs nightly.
+
+The file is ``<data dir>/analytics/indicators.duckdb``. A refresh holds DuckDB's write lock
+for the seconds it writes; readers open the file read-only for one request and retry while
+a writer holds it (:func:`reader`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from tiercare.indicators.engine import staging
+from tiercare.indicators.engine.backends import DuckDBBackend
+from tiercare.indicators.engine.facts import FACTS
+
+#: Rows changed this long before the last refresh began are read again (late commits).
+MARGIN = dt.timedelta(minutes=5)
+#: How long a reader waits for a writer to let go of the file.
+READ_WAIT_SECONDS = 30.0
+
+Progress = Callable[[str, int, int], None]  # (step, done, total)
+
+
+def snapshot_path() -> Path:
+    return Path(settings.DATA_DIR) / "analytics" / "indicators.duckdb"
+
+
+@dataclass(frozen=True)
+class RefreshReport:
+    """What a refresh did: full or incremental, rows copied per staging table, seconds."""
+
+    full: bool
+    rows: dict[str, int]
+    seconds: float
+    refreshed_at: dt.datetime
+
+
+def _no_progress(step: str, done: int, total: int) -> None:
+    return None
+
+
+def _copy_rows(sql: str, target: Path) -> int:
+    """The result of ``sql`` on the operational database, as CSV in ``target``."""
+    if connection.vendor == "postgresql":
+        count = 0
+        with connection.cursor() as cursor, target.open("wb") as out:
+            raw = cursor.cursor  # psycopg under Django's wrapper
+            with raw.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+                for chunk in copy:
+                    out.write(chunk)
+                    count += bytes(chunk).count(b"\n")
+        return count
+    with connection.cursor() as cursor, target.open("w", newline="") as out:
+        cursor.execute(sql)  # no parameters: "%" stays as written
+        writer = csv.writer(out)
+        count = 0
+        while True:
+            rows = cursor.fetchmany(50_000)
+            if not rows:
+                break
+            writer.writerows(rows)
+            count += len(rows)
+    return count
+
+
+def _csv_source(path: Path, columns: tuple[tuple[str, str], ...]) -> str:
+    spec = ", ".join(f"'{name}': '{kind}'" for name, kind in columns)
+    return (f"read_csv('{path}', header = false, columns = {{{spec}}}, "
+            f"allow_quoted_nulls = false, auto_detect = false)")
+
+
+def _create_empty(db: Any, name: str, columns: tuple[tuple[str, str], ...]) -> None:
+    db.execute(f"CREATE OR REPLACE TABLE {name} ("
+               + ", ".join(f"{col} {kind}" for col, kind in columns) + ")")
+
+
+def _load_reference(db: Any) -> None:
+    for name, rows in staging.reference_rows().items():
+        columns = staging.REFERENCE_COLUMNS[name]
+        _create_empty(db, name, columns)
+        if rows:
+            db.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * len(columns))})",
+                           rows)
+
+
+def build_facts(db: Any) -> None:
+    """(Re)build every fact table from the staging and reference tables."""
+    for name, sql in FACTS.items():
+        db.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
+
+
+def _state(db: Any) -> dict[str, str]:
+    try:
+        return dict(db.execute("SELECT key, value FROM snapshot_state").fetchall())
+    except duckdb.CatalogException:
+        return {}
+
+
+def _save_state(db: Any, values: dict[str, str]) -> None:
+    db.execute("CREATE TABLE IF NOT EXISTS snapshot_state (key VARCHAR PRIMARY KEY, "
+               "value VARCHAR)")
+    for key, value in values.items():
+        db.execute("INSERT OR REPLACE INTO snapshot_state VALUES (?, ?)", [key, value])
+
+
+def refresh(*, full: bool = False, progress: Progress = _no_progress,
+            path: Path | None = None) -> RefreshReport:
+    """Refresh the snapshot (module docstring). Incremental unless ``full`` or no snapshot
+    exists yet."""
+    path = path or snapshot_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    started_at = timezone.now()
+    since: dt.datetime | None = None
+    if not full and path.exists():
+        with contextlib.closing(duckdb.connect(str(path))) as db:
+            stamp = _state(db).get("watermark")
+        since = dt.datetime.fromisoformat(stamp) - MARGIN if stamp else None
+    full = since is None
+    target = path.with_name(path.name + ".new") if full else path
+    if full and target.exists():
+        target.unlink()
+    rows: dict[str, int] = {}
+    steps = len(staging.STAGES) + 2
+    with tempfile.TemporaryDirectory(prefix="tiercare-refresh-") as scratch, \
+            contextlib.closing(duckdb.connect(str(target))) as db:
+        for n, stage in enumerate(staging.STAGES):
+            progress(stage.name, n, steps)
+            csv_path = Path(scratch) / f"{stage.name}.csv"
+            incremental = not full and stage.incremental
+            rows[stage.name] = _copy_rows(
+                stage.sql(connection.vendor, since if incremental else None), csv_path)
+            source = _csv_source(csv_path, stage.columns)
+            if incremental:
+                db.execute(f"CREATE OR REPLACE TEMP TABLE changed AS SELECT * FROM {source}")
+                db.execute(f"DELETE FROM {stage.name} WHERE id IN (SELECT id FROM changed)")
+                db.execute(f"INSERT INTO {stage.name} SELECT * FROM changed")
+                db.execute("DROP TABLE changed")
+            else:
+                _create_empty(db, stage.name, stage.columns)
+                db.execute(f"INSERT INTO {stage.name} SELECT * FROM {source}")
+        progress("reference", len(staging.STAGES), steps)
+        _load_reference(db)
+        progress("facts", len(staging.STAGES) + 1, steps)
+        build_facts(db)
+        _save_state(db, {"watermark": started_at.isoformat(),
+                         "refreshed_at": timezone.now().isoformat(),
+                         "kind": "full" if full else "incremental"})
+        db.execute("CHECKPOINT")
+    if full:
+        os.replace(target, path)
+    progress("done", steps, steps)
+    return RefreshReport(full, rows, time.perf_counter() - began, started_at)
+
+
+@contextlib.contextmanager
+def reader(path: Path | None = None) -> Iterator[DuckDBBackend]:
+    """The snapshot opened read-only for one piece of work; waits while a refresh writes.
+    ``FileNotFoundError`` when no refresh has run yet."""
+    path = path or snapshot_path()
+    if not path.exists():
+        raise FileNotFoundError(path)
+    deadline = time.monotonic() + READ_WAIT_SECONDS
+    while True:
+        try:
+            db = duckdb.connect(str(path), read_only=True)
+            break
+        except duckdb.IOException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    try:
+        yield DuckDBBackend(db)
+    finally:
+        db.close()
+
+
+def state(path: Path | None = None) -> dict[str, str]:
+    """The snapshot's watermark, time and kind of its last refresh ({} when none)."""
+    path = path or snapshot_path()
+    if not path.exists():
+        return {}
+    with reader(path) as backend:
+        return _state(backend.connection)
