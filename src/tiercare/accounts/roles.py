@@ -35,21 +35,25 @@ class Capability(StrEnum):
     """The alliance office's view of all referrals, their flows and missed deadlines."""
     VIEW_SCHEDULES = "view_schedules"
     """See the slot calendars of departments (rules.md §4: appointment resources shared)."""
+    VIEW_INDICATORS = "view_indicators"
+    """The indicator dashboards, reports and drill-downs (issue 5; ``indicators.scope``)."""
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.SYSTEM_ADMIN: frozenset(Capability),
     Role.ALLIANCE_ADMIN: frozenset(
         {Capability.VIEW_OVERVIEW, Capability.VIEW_GRID, Capability.BACK_OFFICE,
-         Capability.VIEW_REFERRALS, Capability.OVERSEE_REFERRALS, Capability.VIEW_SCHEDULES}
+         Capability.VIEW_REFERRALS, Capability.OVERSEE_REFERRALS, Capability.VIEW_SCHEDULES,
+         Capability.VIEW_INDICATORS}
     ),
     Role.REGULATOR: frozenset(
         {Capability.VIEW_OVERVIEW, Capability.VIEW_GRID, Capability.VIEW_ALL_ALLIANCES,
-         Capability.SEARCH_RESIDENTS, Capability.VIEW_REFERRALS, Capability.OVERSEE_REFERRALS}
+         Capability.SEARCH_RESIDENTS, Capability.VIEW_REFERRALS, Capability.OVERSEE_REFERRALS,
+         Capability.VIEW_INDICATORS}
     ),
     Role.AUDITOR: frozenset(
         {Capability.VIEW_OVERVIEW, Capability.VIEW_AUDIT, Capability.SEARCH_RESIDENTS,
-         Capability.VIEW_REFERRALS, Capability.OVERSEE_REFERRALS}
+         Capability.VIEW_REFERRALS, Capability.OVERSEE_REFERRALS, Capability.VIEW_INDICATORS}
     ),
     Role.DOCTOR: frozenset({Capability.VIEW_OVERVIEW, Capability.SEARCH_RESIDENTS,
                             Capability.VIEW_REFERRALS, Capability.WORK_REFERRALS,
