@@ -35,6 +35,13 @@ class Capability(StrEnum):
     """The alliance office's view of all referrals, their flows and missed deadlines."""
     VIEW_SCHEDULES = "view_schedules"
     """See the slot calendars of departments (rules.md §4: appointment resources shared)."""
+    VIEW_TIGHTNESS = "view_tightness"
+    """See the tightness evaluations (紧密型判定) of the alliances one may see
+    (``indicators.tightness_services.may_view``)."""
+    GRADE_TIGHTNESS = "grade_tightness"
+    """Start a tightness evaluation, grade its criteria and take its steps (seed 003: the
+    alliance assesses itself, the health commission assesses; who grades at which stage is
+    decided by ``indicators.tightness_services``)."""
     VIEW_INDICATORS = "view_indicators"
     """The indicator dashboards, reports and drill-downs (issue 5; ``indicators.scope``)."""
 
@@ -44,12 +51,12 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.ALLIANCE_ADMIN: frozenset(
         {Capability.VIEW_OVERVIEW, Capability.VIEW_GRID, Capability.BACK_OFFICE,
          Capability.VIEW_REFERRALS, Capability.OVERSEE_REFERRALS, Capability.VIEW_SCHEDULES,
-         Capability.VIEW_INDICATORS}
+         Capability.VIEW_INDICATORS, Capability.VIEW_TIGHTNESS, Capability.GRADE_TIGHTNESS}
     ),
     Role.REGULATOR: frozenset(
         {Capability.VIEW_OVERVIEW, Capability.VIEW_GRID, Capability.VIEW_ALL_ALLIANCES,
          Capability.SEARCH_RESIDENTS, Capability.VIEW_REFERRALS, Capability.OVERSEE_REFERRALS,
-         Capability.VIEW_INDICATORS}
+         Capability.VIEW_INDICATORS, Capability.VIEW_TIGHTNESS, Capability.GRADE_TIGHTNESS}
     ),
     Role.AUDITOR: frozenset(
         {Capability.VIEW_OVERVIEW, Capability.VIEW_AUDIT, Capability.SEARCH_RESIDENTS,
