@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432/tiercare
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test test-sqlite test-postgres lint bench deps static messages system-deps postgres clean
+.PHONY: demo test test-sqlite test-postgres test-spark lint bench deps static messages system-deps postgres clean
 
 demo: deps
 	$(VENV)/bin/tiercare demo
@@ -21,6 +21,15 @@ test-sqlite: deps system-deps
 
 test-postgres: deps system-deps postgres
 	TIERCARE_DATABASE_URL=$(PG_URL) $(PY) -m pytest -n 2 -q tests
+
+# The indicator engine on Spark in local mode (issue 5): the same definitions as DuckDB and
+# PostgreSQL, compared cell by cell. Spark needs a JVM (Debian's default-jre-headless) and
+# pyspark, installed here only: the product does not depend on them.
+PYSPARK_VERSION := 4.3.0
+test-spark: deps system-deps
+	@command -v java >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null)
+	$(PY) -m pip install --quiet --disable-pip-version-check pyspark==$(PYSPARK_VERSION)
+	TIERCARE_TEST_SPARK=1 $(PY) -m pytest -q -p no:cacheprovider tests/indicators/test_engine_spark.py
 
 lint: deps
 	$(VENV)/bin/ruff check src tests bench

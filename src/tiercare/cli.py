@@ -173,6 +173,13 @@ def demo(residents: int, port: int, host: str = "127.0.0.1") -> None:
     if alliance is None:
         sys.exit(_("The database has residents but no alliance; use an empty "
                    "TIERCARE_DATA_DIR."))
+    from tiercare.indicators.engine import snapshot
+
+    if not snapshot.snapshot_path().exists():  # the dashboards' first snapshot; the clock
+        print(_("Computing the indicators …"), flush=True)  # keeps it fresh from here on
+        report = snapshot.refresh(full=True)
+        print(_("Indicator snapshot ready (%(seconds)s s).")
+              % {"seconds": f"{report.seconds:.1f}"}, flush=True)
     accounts = create_demo_accounts(alliance)
     print()
     print(_("TierCare demo is running at %(url)s") % {"url": f"http://{host}:{port}/"})

@@ -30,6 +30,11 @@ PERIODIC: tuple[Periodic, ...] = (
              "a green-channel deadline-near notice is due 3¾ minutes before the deadline"),
     Periodic("tiercare.scheduling.tasks.release_referral_slots", 300,
              "release times are whole days ahead of a slot (rules.md §4)"),
+    Periodic("tiercare.indicators.tasks.refresh_indicators", 600,
+             "dashboards within minutes of the records (issue 5: every day, not every "
+             "quarter); an incremental refresh copies only the changed rows"),
+    Periodic("tiercare.indicators.tasks.refresh_indicators_fully", 86_400,
+             "once a day, what an incremental refresh cannot see (deleted rows, merges)"),
 )
 
 
