@@ -18,6 +18,8 @@ urlpatterns = [
     path("referrals/", include("tiercare.referrals.urls")),
     path("schedules/", include("tiercare.scheduling.urls")),
     path("inbox/", include("tiercare.notifications.urls")),
+    path("indicators/", include("tiercare.indicators.urls_reports")),
+    path("indicators/", include("tiercare.indicators.urls")),
     path("", include("tiercare.web.urls")),
 ]
 

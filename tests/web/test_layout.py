@@ -20,11 +20,12 @@ def nav_keys(body: str) -> set[str]:
     (Role.NURSE, {"search", "referrals", "calendar", "overview"}),
     (Role.PHARMACIST, {"search", "overview"}),
     (Role.AUDITOR, {"search", "referrals", "overview", "audit"}),
-    (Role.REGULATOR, {"search", "referrals", "overview", "institutions", "grid"}),
+    (Role.REGULATOR, {"search", "referrals", "overview", "institutions", "grid",
+                      "tightness"}),
     (Role.ALLIANCE_ADMIN, {"referrals", "calendar", "overview", "institutions", "grid",
-                           "admin"}),
+                           "tightness", "admin"}),
     (Role.SYSTEM_ADMIN, {"search", "referrals", "calendar", "overview", "institutions", "grid",
-                         "audit", "systems", "admin"}),
+                         "tightness", "audit", "systems", "admin"}),
 ])
 def test_navigation_follows_the_role(world, as_role, role, expected):
     body = as_role(role).get(reverse("web:home")).content.decode()

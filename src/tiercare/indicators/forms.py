@@ -40,7 +40,7 @@ class GradeForm(forms.Form):
     """One criterion's grade at the present stage, with a comment and evidence documents."""
 
     grade = forms.ChoiceField(label=_("Grade"), choices=Grade.choices,
-                              widget=forms.RadioSelect,
+                              widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
                               error_messages={"required": _("Choose a grade: A, B or C."),
                                               "invalid_choice": _("Choose a grade: A, B or C.")})
     comment = forms.CharField(label=_("Comment"), required=False,

@@ -42,8 +42,8 @@ class Stage(models.TextChoices):
 class Side(models.TextChoices):
     """Who acts on an evaluation."""
 
-    ALLIANCE = "alliance", _("Alliance office")
-    REGULATOR = "regulator", _("Health commission")
+    ALLIANCE = "alliance", _("alliance office")
+    REGULATOR = "regulator", _("health commission")
 
 
 S = Stage

@@ -110,7 +110,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='time')),
                 ('by_name', models.CharField(blank=True, max_length=150, verbose_name='changed by (name)')),
-                ('side', models.CharField(blank=True, choices=[('alliance', 'Alliance office'), ('regulator', 'Health commission')], max_length=12, verbose_name='side')),
+                ('side', models.CharField(blank=True, choices=[('alliance', 'alliance office'), ('regulator', 'health commission')], max_length=12, verbose_name='side')),
                 ('action', models.CharField(max_length=20, verbose_name='action')),
                 ('from_stage', models.CharField(blank=True, max_length=20, verbose_name='previous stage')),
                 ('to_stage', models.CharField(max_length=20, verbose_name='new stage')),
