@@ -10,7 +10,9 @@ operational database).
 * **Incremental refresh** copies only the rows changed since the last refresh (``updated_at``
   after the watermark less a margin, so that a transaction that committed late with an
   earlier timestamp is still seen; rows seen twice are replaced, not doubled), replaces
-  those rows by id, re-reads the small tables whole and rebuilds the facts. Rows *deleted*
+  those rows by id, re-reads the small tables whole, derives again the care events of the
+  residents those rows belong to (``update_facts``) and rebuilds the small facts; when
+  institutions or alliances changed, every fact is rebuilt. Rows *deleted*
   at the source, and rows moved by bulk updates that leave ``updated_at`` alone (a merge of
   two resident records), are caught by the next full refresh, which the clock runs nightly.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import hashlib
 import os
 import tempfile
 import time
@@ -33,9 +36,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import sqlglot
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from sqlglot import exp
 
 from tiercare.indicators.engine import staging
 from tiercare.indicators.engine.backends import DuckDBBackend
@@ -102,19 +107,56 @@ def _create_empty(db: Any, name: str, columns: tuple[tuple[str, str], ...]) -> N
                + ", ".join(f"{col} {kind}" for col, kind in columns) + ")")
 
 
-def _load_reference(db: Any) -> None:
+def _load_reference(db: Any) -> str:
+    """Replace the reference tables; a digest of their rows (a change of institutions or
+    alliances makes every fact row stale)."""
+    digest = hashlib.sha256()
     for name, rows in staging.reference_rows().items():
+        digest.update(repr((name, rows)).encode())
         columns = staging.REFERENCE_COLUMNS[name]
         _create_empty(db, name, columns)
         if rows:
             db.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * len(columns))})",
                            rows)
+    return digest.hexdigest()
 
 
 def build_facts(db: Any) -> None:
     """(Re)build every fact table from the staging and reference tables."""
     for name, sql in FACTS.items():
         db.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
+
+
+#: Staging tables whose rows belong to one resident (``patient_id``; residents: ``id``).
+_BY_RESIDENT = {"stg_encounter": "patient_id", "stg_settlement": "patient_id",
+                "stg_referral": "patient_id", "stg_resident": "id"}
+
+
+def update_facts(db: Any, touched_table: str) -> None:
+    """Bring the facts up to date after an incremental copy: the care events of the
+    residents whose rows changed (``touched_table``: their ids) are derived again from the
+    staging tables restricted to them — a resident's events depend only on the resident's
+    own rows and the reference tables — and the small facts are rebuilt whole."""
+    scoped = {name: f"{name}_touched" for name in _BY_RESIDENT}
+    for name, column in _BY_RESIDENT.items():
+        db.execute(f"CREATE OR REPLACE TEMP VIEW {scoped[name]} AS SELECT * FROM {name} "
+                   f"WHERE {column} IN (SELECT id FROM {touched_table})")
+    db.execute(f"DELETE FROM fact_event WHERE patient_id IN (SELECT id FROM {touched_table})")
+    db.execute(f"INSERT INTO fact_event {rename_tables(FACTS['fact_event'], scoped)}")
+    for name, sql in FACTS.items():
+        if name != "fact_event":
+            db.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
+    for view in scoped.values():
+        db.execute(f"DROP VIEW {view}")
+
+
+def rename_tables(sql: str, names: dict[str, str]) -> str:
+    """``sql`` (DuckDB) reading the tables of ``names`` under their new names."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    for table in tree.find_all(exp.Table):
+        if table.name in names:
+            table.set("this", exp.to_identifier(names[table.name]))
+    return tree.sql(dialect="duckdb")
 
 
 def _state(db: Any) -> dict[str, str]:
@@ -152,6 +194,7 @@ def refresh(*, full: bool = False, progress: Progress = _no_progress,
     steps = len(staging.STAGES) + 2
     with tempfile.TemporaryDirectory(prefix="tiercare-refresh-") as scratch, \
             contextlib.closing(duckdb.connect(str(target))) as db:
+        db.execute("CREATE OR REPLACE TEMP TABLE touched (id BIGINT)")
         for n, stage in enumerate(staging.STAGES):
             progress(stage.name, n, steps)
             csv_path = Path(scratch) / f"{stage.name}.csv"
@@ -161,6 +204,11 @@ def refresh(*, full: bool = False, progress: Progress = _no_progress,
             source = _csv_source(csv_path, stage.columns)
             if incremental:
                 db.execute(f"CREATE OR REPLACE TEMP TABLE changed AS SELECT * FROM {source}")
+                key = _BY_RESIDENT.get(stage.name)
+                if key:  # the residents of the old and the new rows
+                    db.execute(f"INSERT INTO touched SELECT {key} FROM {stage.name} "
+                               f"WHERE id IN (SELECT id FROM changed) UNION "
+                               f"SELECT {key} FROM changed")
                 db.execute(f"DELETE FROM {stage.name} WHERE id IN (SELECT id FROM changed)")
                 db.execute(f"INSERT INTO {stage.name} SELECT * FROM changed")
                 db.execute("DROP TABLE changed")
@@ -168,12 +216,19 @@ def refresh(*, full: bool = False, progress: Progress = _no_progress,
                 _create_empty(db, stage.name, stage.columns)
                 db.execute(f"INSERT INTO {stage.name} SELECT * FROM {source}")
         progress("reference", len(staging.STAGES), steps)
-        _load_reference(db)
+        before = _state(db).get("reference")
+        reference = _load_reference(db)
         progress("facts", len(staging.STAGES) + 1, steps)
-        build_facts(db)
+        if full or reference != before:
+            build_facts(db)
+        else:
+            db.execute("CREATE OR REPLACE TEMP TABLE touched_ids AS "
+                       "SELECT DISTINCT id FROM touched WHERE id IS NOT NULL")
+            update_facts(db, "touched_ids")
         _save_state(db, {"watermark": started_at.isoformat(),
                          "refreshed_at": timezone.now().isoformat(),
-                         "kind": "full" if full else "incremental"})
+                         "kind": "full" if full else "incremental",
+                         "reference": reference})
         db.execute("CHECKPOINT")
     if full:
         os.replace(target, path)
