@@ -25,10 +25,11 @@ TEXT = {
 
 #: The navigation entries each demo role must see on its landing page.
 LANDING = {
-    "admin": {"search", "referrals", "calendar", "overview", "institutions", "grid", "audit",
-              "systems", "admin"},
-    "alliance_admin": {"referrals", "calendar", "overview", "institutions", "grid", "admin"},
-    "regulator": {"search", "referrals", "overview", "institutions", "grid"},
+    "admin": {"search", "referrals", "calendar", "overview", "institutions", "grid",
+              "tightness", "audit", "systems", "admin"},
+    "alliance_admin": {"referrals", "calendar", "overview", "institutions", "grid",
+                       "tightness", "admin"},
+    "regulator": {"search", "referrals", "overview", "institutions", "grid", "tightness"},
     "auditor": {"search", "referrals", "overview", "audit"},
     "doctor": {"search", "referrals", "calendar", "overview"},
     "nurse": {"search", "referrals", "calendar", "overview"},

@@ -303,3 +303,21 @@ def test_the_nav_entry_and_landing_card_follow_the_capability(alliance, office, 
     doctor = scene.person("doctor", Role.DOCTOR)
     assert 'data-nav="tightness"' not in client_of(doctor).get(
         reverse("web:home")).content.decode()
+
+
+# --- the back-office ----------------------------------------------------------------------------
+
+
+def test_the_back_office_shows_evaluations_read_only(alliance, office, commission, superuser):
+    evaluation = scene.walk(alliance, office, commission, to="result")
+    root = client_of(superuser)
+    for url in (reverse("admin:indicators_tightnessevaluation_changelist"),
+                reverse("admin:indicators_tightnessevaluation_changelist") + "?stage=result",
+                reverse("admin:indicators_tightnessevaluation_change", args=[evaluation.pk]),
+                reverse("admin:indicators_criterionevidence_changelist")):
+        response = root.get(url)
+        assert response.status_code == 200, url
+    page = root.get(reverse("admin:indicators_tightnessevaluation_change",
+                            args=[evaluation.pk])).content.decode()
+    assert "decision_authority" in page and "issue" in page
+    assert root.get(reverse("admin:indicators_tightnessevaluation_add")).status_code == 403

@@ -2,7 +2,10 @@
 and may override targets; changes are audited). Every save and delete goes through
 ``indicators.services`` (checks against the data files, audit trail); its refusals land on
 the form's fields in the user's language. An alliance administrator sees and changes only
-their own alliance's rows."""
+their own alliance's rows.
+
+The tightness evaluations (issue 5 item 5) are shown read-only with their grades and events:
+their steps are taken on the evaluation pages through ``indicators.tightness_services``."""
 
 from __future__ import annotations
 
@@ -19,9 +22,17 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from tiercare.accounts.models import Role, User
+from tiercare.admin_base import ReadOnlyAdmin, ReadOnlyInline
 from tiercare.indicators import catalogue, rules, services
 from tiercare.indicators.errors import IndicatorInvalid
-from tiercare.indicators.models import IndicatorPolicy, TargetOverride
+from tiercare.indicators.models import (
+    CriterionEvidence,
+    CriterionGrade,
+    EvaluationEvent,
+    IndicatorPolicy,
+    TargetOverride,
+    TightnessEvaluation,
+)
 from tiercare.registry.models import Alliance
 
 
@@ -228,3 +239,57 @@ class TargetOverrideAdmin(_ScopedAdmin):
 
     def delete_model(self, request: HttpRequest, obj: TargetOverride) -> None:
         services.remove_override(obj.alliance, obj.indicator, user=_user(request))
+
+
+# --- the tightness evaluation (read-only: every change goes through tightness_services) --------
+
+
+class CriterionGradeInline(ReadOnlyInline):
+    model = CriterionGrade
+    fields = ("criterion", "stage", "grade", "comment", "graded_by", "graded_at")
+    readonly_fields = fields
+
+
+class EvaluationEventInline(ReadOnlyInline):
+    model = EvaluationEvent
+    fields = ("at", "action", "side", "from_stage", "to_stage", "criterion", "grade", "by",
+              "by_name", "reason")
+    readonly_fields = fields
+
+
+class _OwnAllianceOnly:
+    """An alliance administrator sees their own alliance's evaluations only."""
+
+    alliance_path = "alliance_id"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset: QuerySet[Any] = super().get_queryset(request)  # type: ignore[misc]
+        user = _user(request)
+        if user is not None and not user.is_superuser and user.role == Role.ALLIANCE_ADMIN:
+            return queryset.filter(**{self.alliance_path: user.alliance_id})
+        return queryset
+
+
+@admin.register(TightnessEvaluation)
+class TightnessEvaluationAdmin(_OwnAllianceOnly, ReadOnlyAdmin):
+    """Tightness evaluations with their grades (self-assessed and assessed) and every step;
+    read-only: the evaluation pages take the steps through the services (seed 003)."""
+
+    list_display = ("alliance", "period", "stage", "tight", "criteria_edition", "created_by",
+                    "created_at", "decided_at")
+    list_filter = ("stage", "tight")
+    search_fields = ("alliance__name", "alliance__code", "period")
+    list_select_related = ("alliance", "created_by")
+    inlines = (CriterionGradeInline, EvaluationEventInline)
+
+
+@admin.register(CriterionEvidence)
+class CriterionEvidenceAdmin(_OwnAllianceOnly, ReadOnlyAdmin):
+    """Evidence documents behind the grades (downloaded from the evaluation page, which
+    checks access and audits the read)."""
+
+    alliance_path = "grade__evaluation__alliance_id"
+    list_display = ("name", "grade", "content_type", "size", "uploaded_by", "uploaded_at")
+    list_select_related = ("grade", "uploaded_by")
+    search_fields = ("name", "grade__criterion")
+    exclude = ("file",)
