@@ -105,6 +105,16 @@ def test_the_list_shows_verdicts_and_an_office_sees_only_its_alliance(
     assert filtered.content.decode().count('data-evaluation="') == 1
 
 
+def test_a_long_list_is_paged_not_cut(alliance, office):
+    for year in range(1970, 2025):  # 55 evaluations
+        services.create_evaluation(alliance, str(year), by=office)
+    client = client_of(office)
+    first = client.get(reverse("indicators:tightness_list")).content.decode()
+    assert first.count('data-evaluation="') == 50 and "第 1 页，共 2 页" in first
+    second = client.get(reverse("indicators:tightness_list") + "?page=2").content.decode()
+    assert second.count('data-evaluation="') == 5 and ">1970<" in second
+
+
 # --- the evaluation page ------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -36,7 +37,10 @@ from tiercare.indicators.forms import GradeForm, StartForm, StepForm
 from tiercare.indicators.models import CriterionEvidence, CriterionGrade, TightnessEvaluation
 from tiercare.indicators.tightness import Criterion, Grade, Verdict, reason_text
 from tiercare.indicators.tightness_statuses import Side, Stage
+from tiercare.registry.models import Alliance
 from tiercare.web.access import error_text, requires
+
+PAGE_SIZE = 50
 
 #: what each event of the history says (``EvaluationEvent.action``)
 ACTIONS = {
@@ -89,10 +93,12 @@ def tightness_list(request: HttpRequest) -> HttpResponse:
         rows = rows.filter(alliance__code=code)
     can_start = (has_capability(user, Capability.GRADE_TIGHTNESS)
                  and services.alliances_to_start(user).exists())
-    alliances = sorted({e.alliance for e in services.visible_evaluations(user)},
-                       key=lambda a: a.code)
+    alliances = Alliance.objects.filter(
+        pk__in=services.visible_evaluations(user).values("alliance_id")).order_by("code")
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "indicators/tightness_list.html", {
-        "evaluations": list(rows[:500]), "alliance_code": code, "alliances": alliances,
+        "evaluations": page.object_list, "page_obj": page, "alliance_code": code,
+        "alliances": list(alliances),
         "start_form": StartForm(user=user) if can_start else None,
     })
 
