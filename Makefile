@@ -57,11 +57,13 @@ messages: $(VENV)/.installed
 	@command -v msgfmt >/dev/null || $(MAKE) system-deps
 	cd src/tiercare && ../../$(PY) -m django compilemessages --settings=tiercare.settings -v 0
 
-# Debian packages the tests need: chromium for the browser journeys, CJK fonts so Chinese
-# renders, gettext for compilemessages. Installed only when missing.
+# Debian packages the product and its tests need: chromium for the browser journeys, CJK fonts
+# so Chinese renders (pages and PDF reports), gettext for compilemessages, and Pango with
+# HarfBuzz's subsetter for WeasyPrint (the quarterly report's PDF). Installed only when missing.
+PDF_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 system-deps:
-	@if ! command -v chromium >/dev/null || ! dpkg -s fonts-noto-cjk >/dev/null 2>&1 || ! command -v msgfmt >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk gettext >/dev/null; \
+	@if ! command -v chromium >/dev/null || ! dpkg -s fonts-noto-cjk $(PDF_LIBS) >/dev/null 2>&1 || ! command -v msgfmt >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk gettext $(PDF_LIBS) >/dev/null; \
 	fi
 
 # Start the local PostgreSQL cluster if it is not answering.
