@@ -113,7 +113,7 @@ def format_value(value: Decimal | None, unit: str) -> str:
     if unit in (rules.Unit.PERCENT, rules.Unit.PERCENT_OF_PLAN):
         return f"{_plain(value)}%"
     if unit == rules.Unit.PERCENT_CHANGE:
-        return f"{value:+,.2f}%"
+        return f"{value:+,.2f}%" if value else f"{0:.2f}%"
     if unit == rules.Unit.COUNT:
         return _plain(value, 0) if value == value.to_integral_value() else _plain(value)
     if unit == rules.Unit.YUAN:

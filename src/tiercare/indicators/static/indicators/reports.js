@@ -15,7 +15,8 @@
       box.classList.add("text-muted", "small");
       return;
     }
-    box.style.height = Math.max(160, 60 + data.categories.length * (data.stack ? 30 : 38)) + "px";
+    var perRow = data.stack ? 32 : 22 * data.series.length + 12;
+    box.style.height = Math.max(180, 110 + data.categories.length * perRow) + "px";
     var axes = data.axes.map(function (name, i) {
       return { type: "value", name: name, position: i === 0 ? "bottom" : "top",
                nameLocation: "middle", nameGap: 26, splitLine: { show: i === 0 } };
