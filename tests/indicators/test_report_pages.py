@@ -170,6 +170,19 @@ def test_the_quarterly_pdf(office: Client, scene: Scene):
     assert response["Content-Disposition"] == 'attachment; filename="tiercare-LQ-2025Q3.pdf"'
     assert response.content.startswith(b"%PDF")
     assert pdf_pages(response.content) > 1
+    # the same page again: the PDF comes from the cache, byte for byte
+    assert len(list(reports.pdf_cache_dir().glob("*.pdf"))) == 1
+    again = office.get(_url("quarterly_pdf", period="2025Q3", alliance=scene.a.pk))
+    assert again.content == response.content
+
+
+def test_the_pdf_cache_keeps_the_newest(settings: Any, tmp_path: Path, monkeypatch: Any):
+    settings.DATA_DIR = tmp_path
+    monkeypatch.setattr(reports, "PDF_CACHE_FILES", 2)
+    monkeypatch.setattr(reports, "render_pdf", lambda html: b"%PDF " + html.encode())
+    for n in range(4):
+        assert reports.cached_pdf(f"<p>{n}</p>") == f"%PDF <p>{n}</p>".encode()
+    assert len(list(reports.pdf_cache_dir().glob("*.pdf"))) == 2
 
 
 def test_targets_and_values_are_written_as_people_read_them():

@@ -214,7 +214,7 @@ def quarterly_pdf(request: HttpRequest) -> HttpResponse:
     context = {**_context(alliance, alliances, period, refreshed_at), **built,
                "pdf": True, "no_snapshot": False}
     html = render_to_string("indicators/reports/quarterly.html", context, request=request)
-    response = HttpResponse(reports.render_pdf(html), content_type="application/pdf")
+    response = HttpResponse(reports.cached_pdf(html), content_type="application/pdf")
     response["Content-Disposition"] = content_disposition_header(
         True, f"tiercare-{alliance.code}-{period}.pdf") or "attachment"
     return response

@@ -17,11 +17,15 @@ resource refused (the page carries its CSS and charts inline).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
@@ -49,6 +53,8 @@ HEADLINE = ("in_county_visit_rate", "in_county_inpatient_rate", "primary_care_vi
             "out_of_county_admissions", "in_county_fund_share")
 #: Rows of each out-of-county table in the report and, by default, on the page.
 TOP = 10
+#: Rendered PDFs kept in ``<data dir>/reports`` (:func:`cached_pdf`).
+PDF_CACHE_FILES = 64
 COST_PARTS = {
     "drugs": gettext_lazy("Drugs"), "consumables": gettext_lazy("Consumables"),
     "examinations": gettext_lazy("Examinations"),
@@ -555,3 +561,41 @@ def render_pdf(html: str) -> bytes:
     fetcher = URLFetcher(allowed_protocols=("data",), fail_on_errors=False)
     pdf = HTML(string=html, url_fetcher=fetcher, base_url="/").write_pdf()
     return bytes(pdf or b"")
+
+
+def pdf_cache_dir() -> Path:
+    return Path(settings.DATA_DIR) / "reports"
+
+
+def cached_pdf(html: str) -> bytes:
+    """The PDF of the page, rendered once per distinct page: a PDF takes seconds (Chinese
+    text laid out and its fonts subset), while the page — the same figures, targets and
+    language — renders in a fraction of one. Kept in ``<data dir>/reports`` under the digest
+    of the page (a changed figure or target is another page, never a stale PDF); only the
+    :data:`PDF_CACHE_FILES` newest are kept."""
+    directory = pdf_cache_dir()
+    path = directory / f"{hashlib.sha256(html.encode()).hexdigest()}.pdf"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    pdf = render_pdf(html)
+    directory.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}.part")
+    partial.write_bytes(pdf)
+    os.replace(partial, path)
+    _prune(directory)
+    return pdf
+
+
+def _prune(directory: Path) -> None:
+    """Drop all but the newest :data:`PDF_CACHE_FILES` PDFs (another process may be pruning
+    at the same time: a file already gone is no error)."""
+    dated = []
+    for file in directory.glob("*.pdf"):
+        try:
+            dated.append((file.stat().st_mtime, file))
+        except FileNotFoundError:
+            continue
+    for _mtime, old in sorted(dated, reverse=True)[PDF_CACHE_FILES:]:
+        old.unlink(missing_ok=True)
