@@ -20,6 +20,7 @@ urlpatterns = [
     path("inbox/", include("tiercare.notifications.urls")),
     path("indicators/", include("tiercare.indicators.urls_reports")),
     path("indicators/", include("tiercare.indicators.urls")),
+    path("indicators/", include("tiercare.indicators.urls_dashboards")),
     path("", include("tiercare.web.urls")),
 ]
 

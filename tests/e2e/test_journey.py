@@ -26,11 +26,12 @@ TEXT = {
 #: The navigation entries each demo role must see on its landing page.
 LANDING = {
     "admin": {"search", "referrals", "calendar", "overview", "institutions", "grid",
-              "tightness", "audit", "systems", "admin"},
+              "indicators", "tightness", "audit", "systems", "admin"},
     "alliance_admin": {"referrals", "calendar", "overview", "institutions", "grid",
-                       "tightness", "admin"},
-    "regulator": {"search", "referrals", "overview", "institutions", "grid", "tightness"},
-    "auditor": {"search", "referrals", "overview", "audit"},
+                       "indicators", "tightness", "admin"},
+    "regulator": {"search", "referrals", "overview", "institutions", "grid", "indicators",
+                  "tightness"},
+    "auditor": {"search", "referrals", "overview", "indicators", "audit"},
     "doctor": {"search", "referrals", "calendar", "overview"},
     "nurse": {"search", "referrals", "calendar", "overview"},
     "pharmacist": {"search", "overview"},

@@ -19,13 +19,13 @@ def nav_keys(body: str) -> set[str]:
     (Role.DOCTOR, {"search", "referrals", "calendar", "overview"}),
     (Role.NURSE, {"search", "referrals", "calendar", "overview"}),
     (Role.PHARMACIST, {"search", "overview"}),
-    (Role.AUDITOR, {"search", "referrals", "overview", "audit"}),
+    (Role.AUDITOR, {"search", "referrals", "overview", "indicators", "audit"}),
     (Role.REGULATOR, {"search", "referrals", "overview", "institutions", "grid",
-                      "tightness"}),
+                      "indicators", "tightness"}),
     (Role.ALLIANCE_ADMIN, {"referrals", "calendar", "overview", "institutions", "grid",
-                           "tightness", "admin"}),
+                           "indicators", "tightness", "admin"}),
     (Role.SYSTEM_ADMIN, {"search", "referrals", "calendar", "overview", "institutions", "grid",
-                         "tightness", "audit", "systems", "admin"}),
+                         "indicators", "tightness", "audit", "systems", "admin"}),
 ])
 def test_navigation_follows_the_role(world, as_role, role, expected):
     body = as_role(role).get(reverse("web:home")).content.decode()

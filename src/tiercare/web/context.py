@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tiercare.accounts.roles import Capability, has_capability
 from tiercare.notifications.services import has_inbox
@@ -33,6 +34,8 @@ _NAV: list[tuple[str, Promise, str, Capability]] = [
     ("overview", _("Alliance overview"), "web:alliance_overview", Capability.VIEW_OVERVIEW),
     ("institutions", _("Institutions"), "web:institution_list", Capability.VIEW_GRID),
     ("grid", _("Grid coverage"), "web:grid_coverage", Capability.VIEW_GRID),
+    ("indicators", pgettext_lazy("navigation", "Indicators"), "dashboards:overview",
+     Capability.VIEW_INDICATORS),
     ("tightness", _("Tightness evaluation"), "indicators:tightness_list",
      Capability.VIEW_TIGHTNESS),
     ("audit", _("Audit log"), "web:audit_log", Capability.VIEW_AUDIT),
@@ -47,6 +50,7 @@ _ACTIVE_PREFIX = {
     "overview": ("/alliances/",),
     "institutions": ("/institutions/",),
     "grid": ("/grid/",),
+    "indicators": ("/indicators/",),
     "tightness": ("/indicators/tightness/",),
     "audit": ("/audit/",),
     "systems": ("/systems/",),
@@ -56,12 +60,16 @@ _ACTIVE_PREFIX = {
 
 def nav_items_for(user: Any, path: str = "") -> list[NavItem]:
     """The navigation entries the user's role may use, in a fixed order; the entry whose
-    pages contain ``path`` is marked active."""
+    pages contain ``path`` is marked active (the longest prefix wins: the tightness
+    evaluation's pages lie within the indicators')."""
+    matches = {key: max((len(p) for p in prefixes if path.startswith(p)), default=0)
+               for key, prefixes in _ACTIVE_PREFIX.items()}
+    best = max(matches.values(), default=0)
     items: list[NavItem] = []
     for key, label, url_name, capability in _NAV:
         if not has_capability(user, capability):
             continue
-        active = any(path.startswith(prefix) for prefix in _ACTIVE_PREFIX[key])
+        active = best > 0 and matches[key] == best
         items.append(NavItem(key, label, reverse(url_name), active))
     return items
 

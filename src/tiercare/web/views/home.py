@@ -36,6 +36,9 @@ DESCRIPTIONS = {
                    "residents up; the alliance office watches flows and missed deadlines."),
     "calendar": _("A week of a department's slots by pool: referral, public, internal."),
     "systems": _("Tokens and traffic of the hospital systems that use the FHIR interface."),
+    "indicators": _("In-county visit rate, primary-care share, out-of-county admissions and "
+                    "the other monitoring indicators against the alliance's targets, with "
+                    "their trend, ranking, referral flows and the records behind each number."),
     "tightness": _("Grade the criteria of a tight county medical community: the alliance's "
                    "self-assessment, the health commission's assessment, the verdict with its "
                    "reasons and the improvement note."),
