@@ -180,7 +180,7 @@ def test_chinese_is_the_default(scene: Scene):
     assert '>指标<' in body  # the navigation entry
 
 
-@pytest.mark.parametrize("query", ["period=2025Q5", "period=last-year", "ytd=2025",
+@pytest.mark.parametrize("query", ["period=2025Q5", "period=last-year", "ytd=2025", "period=0001",
                                    "ytd=2025-13", "alliance=NOPE", "kind=level"])
 def test_a_bad_filter_is_a_400_with_the_reason(scene: Scene, query: str):
     url = reverse("dashboards:aspect", args=["ordered_care"])

@@ -60,7 +60,7 @@ from tiercare.indicators.engine.definitions import (
 from tiercare.kernel import icd10
 from tiercare.kernel.errors import InvalidPeriod
 from tiercare.kernel.money import format_yuan
-from tiercare.kernel.periods import MONTH, Period, parse
+from tiercare.kernel.periods import MONTH, parse
 from tiercare.patients.models import Patient
 from tiercare.referrals.models import Direction, Referral
 from tiercare.registry.models import Alliance, Division, Institution, Level, Practitioner
@@ -180,7 +180,9 @@ def _cells(org_kind: str, orgs: Sequence[str], spans: Sequence[Span]) -> dict[
 
 
 def month_span(year: int, month: int) -> Span:
-    return Span.of(Period(MONTH, year, month))
+    """One month as a span (labelled ``2025-07``, like ``Span.of`` of the month)."""
+    key = year * 100 + month
+    return Span(key, key, f"{year:04d}-{month:02d}")
 
 
 def trend_spans(span: Span) -> list[Span]:
@@ -191,6 +193,17 @@ def trend_spans(span: Span) -> list[Span]:
         y, m = divmod(year * 12 + month - 1 - back, 12)
         out.append(month_span(y, m + 1))
     return out
+
+
+#: Years the dashboards accept (the engine compares with the year before, and a twelve-month
+#: trend reaches back into it).
+YEARS = (1901, 2999)
+
+
+def _check_year(year: int) -> None:
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise BadFilter(_("Periods run from year %(min)s to year %(max)s.")
+                        % {"min": YEARS[0], "max": YEARS[1]})
 
 
 def parse_span(period: str | None, ytd: str | None) -> Span | None:
@@ -209,12 +222,15 @@ def parse_span(period: str | None, ytd: str | None) -> Span | None:
         if month.kind != MONTH:
             raise BadFilter(_("A year to date ends with a month: write it as 2025-07, not "
                               "%(value)s.") % {"value": ytd})
+        _check_year(month.year)
         return Span.year_to_date(month.year, month.number)
     if period:
         try:
-            return Span.of(parse(period))
+            chosen = parse(period)
         except InvalidPeriod as err:
             raise BadFilter(err.translated(_)) from None
+        _check_year(chosen.year)
+        return Span.of(chosen)
     return None
 
 
