@@ -40,7 +40,7 @@ from tiercare.encounters.models import Diagnosis, Encounter, Settlement
 from tiercare.fhir.auth import Client
 from tiercare.fhir.errors import FhirError
 from tiercare.fhir.mappers.group import members_q
-from tiercare.fhir.mapping import ResourceMapper, all_mappers, mapper_for
+from tiercare.fhir.mapping import ComputedMapper, ResourceMapper, all_mappers, mapper_for
 from tiercare.fhir.models import ExportJob
 from tiercare.patients.models import Patient
 from tiercare.referrals.models import Referral
@@ -72,7 +72,9 @@ def job_dir(job_id: UUID | str) -> Path:
 
 
 def served_types() -> list[str]:
-    return [m.resource_type for m in all_mappers()]
+    """The types an export may hold: not MeasureReport, computed for the period and org
+    unit a search names (ADR 0019)."""
+    return [m.resource_type for m in all_mappers() if m.exportable]
 
 
 def export_types(client: Client, requested: list[str], *, group: bool) -> list[str]:
@@ -87,7 +89,12 @@ def export_types(client: Client, requested: list[str], *, group: bool) -> list[s
             client.require(allowed[0], "read")
         return chosen
     chosen = []
+    computed = {m.resource_type for m in all_mappers() if not m.exportable}
     for name in requested:
+        if name in computed:
+            raise FhirError(400, "not-supported",
+                            _("%(type)s is computed when it is asked for, not stored: search "
+                              "it instead of exporting it."), type=name)
         if name not in served_types():
             raise FhirError(400, "not-supported",
                             _("This server has no resource type “%(type)s”."), type=name[:64])
@@ -215,6 +222,12 @@ def _write(job: ExportJob, client: Client,
         seen: set[int] = set()
         with path.open("w", encoding="utf-8") as out:
             for part in mapper.parts():
+                if isinstance(part, ComputedMapper):  # Measure: every one, every time
+                    for obj in part.exported(client):
+                        out.write(json.dumps(part.to_resource(obj, client),
+                                             ensure_ascii=False) + "\n")
+                        count += 1
+                    continue
                 resident = RESIDENT_PATHS.get(part.model)
                 for obj in _rows(part, client, job, members).iterator(chunk_size=CHUNK):
                     out.write(json.dumps(part.to_resource(obj, client), ensure_ascii=False)
@@ -224,7 +237,8 @@ def _write(job: ExportJob, client: Client,
                         seen.add(_resident_of(obj, resident))
                     if count % PROGRESS_EVERY == 0:
                         _progress(job, f"running: {label}, {count} resources")
-        if RESIDENT_PATHS.get(mapper.parts()[0].model) is not None:
+        first = mapper.parts()[0]
+        if not isinstance(first, ComputedMapper) and RESIDENT_PATHS.get(first.model):
             residents[resource_type] = len(seen)
             everyone |= seen
         if count:
@@ -275,13 +289,15 @@ def _audit(job: ExportJob, client: Client, output: list[dict[str, Any]],
     with audit.buffered():
         for resource_type, count in counts.items():
             part = mapper_for(resource_type).parts()[0]
+            label = (f"fhir.{resource_type}" if isinstance(part, ComputedMapper)
+                     else part.model._meta.label)
             changes: dict[str, Any] = {"job": str(job.pk), "type": resource_type,
                                        "count": count, "request": request}
             if resource_type in residents:
                 changes["residents"] = residents[resource_type]
             audit.record(AuditEvent.Action.EXPORT, user=client.audit_user,
                          username=client.audit_username,
-                         object_type=part.model._meta.label, object_id=job.pk,
+                         object_type=label, object_id=job.pk,
                          summary=f"FHIR $export ({what}) {resource_type}: {count}",
                          changes=changes)
         audit.record(AuditEvent.Action.EXPORT, user=client.audit_user,

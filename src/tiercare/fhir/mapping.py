@@ -83,6 +83,9 @@ class ResourceMapper:
     sorts: ClassVar[dict[str, str]] = {}
     #: ``_include`` values (``Encounter:patient``) → what they include
     includes: ClassVar[dict[str, Include]] = {}
+    #: whether Bulk ``$export`` writes this type (every table-backed type; a
+    #: ``ComputedMapper`` only when it says so)
+    exportable: ClassVar[bool] = True
 
     # -- identity ---------------------------------------------------------------------------
 
@@ -230,6 +233,74 @@ class CompositeMapper(ResourceMapper):
         for part in self._parts:
             part.audit_read([o for o in objs if isinstance(o, part.model)], client,
                             search=search)
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One search parameter of a request as a ``ComputedMapper`` reads it: the name, the
+    modifier (may be empty) and the comma-separated values (ORed). Repeated parameters are
+    several criteria (ANDed)."""
+
+    name: str
+    modifier: str
+    values: tuple[str, ...]
+
+
+def _interpreted(value: str, modifier: str) -> Q:
+    raise TypeError("a computed type's parameters are read by its mapper (ComputedMapper)")
+
+
+def computed_param(kind: str, documentation: str,
+                   modifiers: tuple[str, ...] = ()) -> SearchParam:
+    """A search parameter of a ``ComputedMapper``: declared (CapabilityStatement, checks of
+    unknown names and modifiers) like any other, interpreted by the mapper's ``select``."""
+    return SearchParam(kind, documentation, _interpreted, modifiers)
+
+
+class ComputedMapper(ResourceMapper):
+    """A resource type computed on demand rather than read from a table: Measure from the
+    indicator catalogue file, MeasureReport from the analytics snapshot (ADR 0019). Ids are
+    strings the mapper makes and reads; ``select`` finds every match of a search (in the
+    type's natural order) and ``fetch`` the resources of some ids; the search module pages
+    the matches, so paging, ``_count``, ``_total``, warnings and errors work as for
+    table-backed types. Such types are read-only; ``$export`` writes those that set
+    ``exportable`` (``exported``: every resource, in each export, as they carry no change
+    time), not the others."""
+
+    exportable = False
+
+    def split_id(self, resource_id: str) -> tuple[ResourceMapper, int] | None:
+        return None  # no table, no primary key: ``fetch`` reads ids
+
+    def id_of(self, obj: Any) -> str:
+        raise NotImplementedError
+
+    def all_params(self) -> dict[str, SearchParam]:
+        params: dict[str, SearchParam] | None = self.__dict__.get("_all_params")
+        if params is None:
+            params = self.__dict__["_all_params"] = {
+                "_id": computed_param("token", "Logical id of the resource"),
+                **self.search_params}
+        return params
+
+    def all_sorts(self) -> dict[str, str]:
+        return {"_id": "id"}
+
+    def queryset(self, client: Client) -> QuerySet[Any]:
+        raise TypeError(f"{self.resource_type} is computed, not kept in a table")
+
+    def select(self, client: Client, criteria: list[Criterion]) -> tuple[list[Any], list[Any]]:
+        """Every match of the criteria that this client may see, in order, and the issues
+        (``errors.Issue``: warnings, information) to report with them."""
+        raise NotImplementedError
+
+    def fetch(self, client: Client, resource_ids: list[str]) -> list[Any]:
+        """The visible resources of these ids (unknown ones left out)."""
+        raise NotImplementedError
+
+    def exported(self, client: Client) -> list[Any]:
+        """What ``$export`` writes of this type (``exportable`` types only)."""
+        raise NotImplementedError
 
 
 _REGISTRY: dict[str, ResourceMapper] = {}

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from tiercare.fhir.auth import Client
 from tiercare.fhir.errors import FhirError, Issue
-from tiercare.fhir.mapping import ResourceMapper
+from tiercare.fhir.mapping import ComputedMapper, Criterion, ResourceMapper
 
 #: Parameters about the result, not filters. (``_summary`` and ``_elements`` are not served:
 #: they are reported like any unknown parameter.)
@@ -31,8 +31,12 @@ class Found:
     more: bool
     issues: list[Issue]
     selections: list[QuerySet[Any]]
+    #: the number of matches when it is known without counting rows (computed types)
+    counted: int | None = None
 
     def total(self) -> int:
+        if self.counted is not None:
+            return self.counted
         return sum(rows.count() for rows in self.selections)
 
 
@@ -44,6 +48,8 @@ def search(mapper: ResourceMapper, client: Client, params: QueryDict, *, strict:
     stays bounded)."""
     issues = check_params(mapper, params, strict=strict)
     specs = _sort_specs(mapper, params)
+    if isinstance(mapper, ComputedMapper):
+        return _computed(mapper, client, params, specs, issues, offset=offset, count=count)
     every = mapper.all_params()
     chosen = [(part, rows) for part in mapper.parts()
               if (rows := _filtered(part, client, params, every)) is not None]
@@ -91,6 +97,30 @@ def check_params(mapper: ResourceMapper, params: QueryDict, *, strict: bool) -> 
         issue.severity = "warning"
         issues.append(issue)
     return issues
+
+
+def _computed(mapper: ComputedMapper, client: Client, params: QueryDict,
+              specs: list[tuple[str, bool]], issues: list[Issue], *, offset: int,
+              count: int) -> Found:
+    """A search of a computed type (ADR 0019): the mapper finds every match of the known
+    parameters (unknown ones were reported by ``check_params``), this pages them."""
+    known = mapper.all_params()
+    criteria = []
+    for key, values in params.lists():
+        name, _sep, modifier = key.partition(":")
+        if key in RESULT_PARAMS or name not in known:
+            continue
+        for value in values:
+            alternatives = tuple(v for v in value.split(",") if v != "")
+            if alternatives:
+                criteria.append(Criterion(name, modifier, alternatives))
+    rows, more_issues = mapper.select(client, criteria)
+    for name, descending in reversed(specs):  # ``_id`` is the one sort a computed type has
+        if name == "_id":
+            rows.sort(key=mapper.id_of, reverse=descending)
+    page = rows[offset:offset + count] if count else []
+    return Found(page, offset + count < len(rows) and bool(count), [*issues, *more_issues],
+                 [], counted=len(rows))
 
 
 def _filtered(part: ResourceMapper, client: Client, params: QueryDict,
@@ -193,6 +223,8 @@ def get(mapper: ResourceMapper, client: Client, resource_id: str) -> Any:
 
 def fetch(mapper: ResourceMapper, client: Client, resource_ids: Iterable[str]) -> list[Any]:
     """The visible records of these logical ids (unknown ones left out)."""
+    if isinstance(mapper, ComputedMapper):
+        return mapper.fetch(client, list(resource_ids))
     wanted: dict[int, tuple[ResourceMapper, list[int]]] = {}
     for resource_id in resource_ids:
         named = mapper.split_id(resource_id)

@@ -7,6 +7,8 @@ from tiercare.fhir.mappers import (  # noqa: F401
     explanation_of_benefit,
     group,
     location,
+    measure,
+    measure_report,
     organization,
     patient,
     practitioner,
