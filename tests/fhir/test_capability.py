@@ -15,7 +15,8 @@ from tests.fhir.conftest import (
 
 pytestmark = pytest.mark.django_db
 
-SAMPLE = {"token": "x", "string": "a", "date": "2025", "number": "1", "reference": "1"}
+SAMPLE = {"token": "x", "string": "a", "date": "2025", "number": "1", "reference": "1",
+          "uri": "x"}
 #: Parameters whose values have a fixed form (a closed list, a phone number).
 CODED = {"gender": "male", "phone": "13800000000", "active": "true"}
 BODIES = {"Patient": lambda world: new_patient(), "Encounter": new_encounter,
@@ -29,7 +30,12 @@ def test_metadata_needs_no_login_and_says_fhir_4_0_1(client):
     assert statement["fhirVersion"] == "4.0.1" and statement["kind"] == "instance"
 
 
-def test_every_declared_interaction_and_search_parameter_works(client, world, fhir):
+def test_every_declared_interaction_and_search_parameter_works(client, world, fhir, settings,
+                                                              tmp_path):
+    from tiercare.indicators.engine import snapshot
+
+    settings.DATA_DIR = tmp_path  # MeasureReport is computed from the indicator snapshot
+    snapshot.refresh(full=True)
     statement = client.get("/fhir/metadata").json()
     resources = statement["rest"][0]["resource"]
     assert resources, "the server declares no resource"

@@ -80,9 +80,13 @@ def test_fhirpy_conditional_create_twice_stores_one_resident(fhirpy, world):
     assert Patient.objects.filter(id_number="11010519491231002X").count() == 1
 
 
-def test_fhirclient_r4_models_parse_every_served_type(smart, world, fhirpy):
+def test_fhirclient_r4_models_parse_every_served_type(smart, world, fhirpy, settings,
+                                                     tmp_path):
     """fhirclient's R4 4.0.1 models, strict: the second, independent structural check of
     what the server answers, for every resource type it serves."""
+    from tiercare.indicators.engine import snapshot
+
+    settings.DATA_DIR = tmp_path  # MeasureReport is computed from the indicator snapshot
     fhirpy.resource("Encounter", **{k: v for k, v in new_encounter(world).items()
                                     if k != "resourceType"}).save()
     from tests.fhir.conftest import free_slot
@@ -97,6 +101,7 @@ def test_fhirclient_r4_models_parse_every_served_type(smart, world, fhirpy):
                               receiving_institution=world.county_hospital)
     ward = Ward.objects.create(institution=world.county_hospital, code="W1", name="心内病区")
     Bed.objects.create(ward=ward, code="01")
+    snapshot.refresh(full=True)
     for mapper in all_mappers():
         bundle = Bundle(smart.server.request_json(f"{mapper.resource_type}?_count=50"))
         assert bundle.entry, mapper.resource_type

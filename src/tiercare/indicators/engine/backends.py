@@ -15,7 +15,7 @@ import sqlglot
 from sqlglot import exp
 
 #: Tables of the analytics model (staging, reference, facts): the names SQL refers to.
-PREFIXES = ("stg_", "dim_", "fact_")
+PREFIXES = ("stg_", "dim_", "fact_", "cube_")
 #: PostgreSQL schema holding the analytics tables (never the operational tables' schema).
 PG_SCHEMA = "tiercare_analytics"
 

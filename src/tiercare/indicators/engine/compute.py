@@ -110,18 +110,43 @@ def _needed(ids: Iterable[str]) -> set[str]:
     return out
 
 
+def _layers(spans: Sequence[Span]) -> list[list[Span]]:
+    """``spans`` in groups of pairwise disjoint spans (a year and its months fall in
+    different groups), so that one query per group computes a per-period statistic."""
+    layers: list[list[Span]] = []
+    for span in sorted(set(spans)):
+        for layer in layers:
+            if all(span.last < other.first or span.first > other.last for other in layer):
+                layer.append(span)
+                break
+        else:
+            layers.append([span])
+    return layers
+
+
+def _span_case(layer: list[Span], column: str = "month") -> str:
+    """SQL giving each row the index (in ``layer``) of the span its month falls in."""
+    whens = " ".join(f"WHEN {column} >= {s.first} AND {column} <= {s.last} THEN {i}"
+                     for i, s in enumerate(layer))
+    return f"CASE {whens} END"
+
+
 def compute(backend: Backend, spans: Sequence[Span], org_kind: str,
             ids: Iterable[str] | None = None, orgs: Sequence[str] | None = None) -> list[Cell]:
     """Every defined indicator of ``ids`` (default: all) that is given for ``org_kind``, for
     each org unit of that kind found in the facts (or only ``orgs``) and each span."""
-    wanted = [i for i in (ids if ids is not None else DEFINITIONS) if i in DEFINITIONS
-              and org_kind in org_kinds(i)]
+    wanted = {i for i in (ids if ids is not None else DEFINITIONS) if i in DEFINITIONS
+              and org_kind in org_kinds(i)}
     if not wanted or not spans:
         return []
     todo = _needed(wanted)
-    growth_spans = list(spans) + [s.a_year_before() for s in spans]
-    any_growth = any(DEFINITIONS[i].kind == "growth" for i in wanted)
-    reach = growth_spans if any_growth else list(spans)
+    asked = list(dict.fromkeys(spans))
+    asked_set = set(asked)
+    earlier = [s.a_year_before() for s in asked]
+    # a growth indicator's base is needed a year earlier too; nothing else is
+    bases = {DEFINITIONS[i].base for i in wanted if DEFINITIONS[i].kind == "growth"}
+    reach = asked + earlier if bases else asked
+    months_of = {span: span.months() for span in reach}
     monthly: dict[tuple[str, str], set[str]] = defaultdict(set)
     current: dict[tuple[str, str], set[str]] = defaultdict(set)
     for indicator in todo:
@@ -131,21 +156,23 @@ def compute(backend: Backend, spans: Sequence[Span], org_kind: str,
                 spec = MEASURES[name]
                 (monthly if spec.monthly else current)[(spec.fact, spec.side)].add(name)
     low, high = min(s.first for s in reach), max(s.last for s in reach)
-    by_month: dict[tuple[str, str, int], Decimal] = {}  # (measure, org, month)
-    seen: dict[str, set[str]] = defaultdict(set)  # measure → org units with rows
+    # measure → org → month → sum; present-state measures: measure → org → sum
+    series: dict[str, dict[str, dict[int, Decimal]]] = defaultdict(lambda: defaultdict(dict))
+    present: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for (fact, side), names in monthly.items():
         column = SIDES[side][org_kind]
         ordered = sorted(names)
-        sums = ", ".join(f"{MEASURES[n].sql} AS {n}" for n in ordered)
+        cube = all(MEASURES[n].cube_sql for n in ordered)
+        table = "cube_event" if cube else fact
+        sums = ", ".join(f"{MEASURES[n].cube_sql if cube else MEASURES[n].sql} AS {n}"
+                         for n in ordered)
         for row in backend.rows(
-                f"SELECT {column} AS org, month, {sums} FROM {fact} "
+                f"SELECT {column} AS org, month, {sums} FROM {table} "
                 f"WHERE month >= {low} AND month <= {high} AND {column} IS NOT NULL"
                 f"{_org_filter(column, orgs)} GROUP BY {column}, month"):
             org, month = _key(row[0]), int(row[1])
             for name, value in zip(ordered, row[2:], strict=True):
-                by_month[(name, org, month)] = _decimal(value or 0)
-                seen[name].add(org)
-    present: dict[tuple[str, str], Decimal] = {}
+                series[name][org][month] = _decimal(value or 0)
     for (fact, side), names in current.items():
         column = SIDES[side][org_kind]
         ordered = sorted(names)
@@ -154,71 +181,93 @@ def compute(backend: Backend, spans: Sequence[Span], org_kind: str,
                                 f"WHERE {column} IS NOT NULL{_org_filter(column, orgs)} "
                                 f"GROUP BY {column}"):
             for name, value in zip(ordered, row[1:], strict=True):
-                present[(name, _key(row[0]))] = _decimal(value or 0)
-                seen[name].add(_key(row[0]))
+                present[name][_key(row[0])] = _decimal(value or 0)
+    zero = Decimal(0)
+    span_months = {span: (months[0] if len(months) == 1 else None, months)
+                   for span, months in months_of.items()}
 
-    def measure(name: str, org: str, span: Span) -> Decimal:
+    def amount(by_org: dict[str, Any], name: str, org: str,
+               one: int | None, months: list[int]) -> Decimal:
+        """The measure ``name`` for ``org`` over a span (its months, or its one month)."""
         if not MEASURES[name].monthly:
-            return present.get((name, org), Decimal(0))
-        return sum((by_month.get((name, org, m), Decimal(0)) for m in span.months()),
-                   Decimal(0))
+            value: Decimal = by_org.get(org, zero)
+            return value
+        by_month = by_org.get(org)
+        if not by_month:
+            return zero
+        if one is not None:
+            single: Decimal = by_month.get(one, zero)
+            return single
+        return sum((by_month.get(m, zero) for m in months), zero)
+
+    def source(name: str) -> dict[str, Any]:
+        return present[name] if not MEASURES[name].monthly else series[name]
 
     cells: list[Cell] = []
-    values: dict[tuple[str, str, Span], Decimal | None] = {}
+    values: dict[tuple[str, str, Span], Decimal | None] = {}  # growth bases only
     order = sorted(todo, key=lambda i: DEFINITIONS[i].kind == "growth")  # bases first
     for indicator in order:
         definition = DEFINITIONS[indicator]
         if definition.kind in ("ratio", "count", "current"):
-            found = seen[definition.numerator] | seen[definition.denominator]
+            numerator_name, denominator_name = definition.numerator, definition.denominator
+            numerators = source(numerator_name)
+            denominators = source(denominator_name) if denominator_name else {}
+            found = set(numerators) | set(denominators)
             orgs_here = sorted(found if orgs is None else set(orgs))
-            for span in (reach if indicator not in wanted or any_growth else spans):
+            is_base, is_wanted = indicator in bases, indicator in wanted
+            is_count, scale = definition.kind == "count", definition.scale
+            for span in (reach if is_base else asked):
+                one, months = span_months[span]
+                keep = is_wanted and span in asked_set
                 for org in orgs_here:
-                    cell = _ratio_cell(indicator, definition, org_kind, org, span, measure)
-                    values[(indicator, org, span)] = cell.value
-                    if indicator in wanted and span in spans:
-                        cells.append(cell)
+                    numerator = amount(numerators, numerator_name, org, one, months)
+                    if is_count:
+                        denominator, value = None, numerator
+                    else:
+                        denominator = amount(denominators, denominator_name, org, one,
+                                             months)
+                        value = (_round(numerator / denominator * scale) if denominator
+                                 else None)
+                    if is_base:
+                        values[(indicator, org, span)] = value
+                    if keep:
+                        cells.append(Cell(indicator, org_kind, org, span, numerator,
+                                          denominator, value))
         elif definition.kind == "growth":
-            base_orgs = {org for (i, org, _s) in values if i == definition.base}
-            for span in spans:
-                for org in sorted(base_orgs):
+            base_orgs = sorted({org for (i, org, _s) in values if i == definition.base})
+            for span in asked:
+                before_span = span.a_year_before()
+                for org in base_orgs:
                     now = values.get((definition.base, org, span))
-                    before = values.get((definition.base, org, span.a_year_before()))
+                    before = values.get((definition.base, org, before_span))
                     value = (_round((now - before) / before * 100)
                              if now is not None and before is not None and before != 0
                              else None)
                     cells.append(Cell(indicator, org_kind, org, span, now, before, value))
         elif definition.kind == "median" and indicator in wanted:
-            cells.extend(_medians(backend, indicator, definition, org_kind, spans, orgs))
+            cells.extend(_medians(backend, indicator, definition, org_kind, asked, orgs))
         elif definition.kind == "posted" and indicator in wanted:
-            cells.extend(_posted(backend, indicator, org_kind, spans, orgs))
+            cells.extend(_posted(backend, indicator, org_kind, asked, orgs))
     return cells
-
-
-def _ratio_cell(indicator: str, definition: Definition, org_kind: str, org: str, span: Span,
-                measure: Any) -> Cell:
-    numerator = measure(definition.numerator, org, span)
-    if definition.kind == "count":
-        return Cell(indicator, org_kind, org, span, numerator, None, numerator)
-    denominator = measure(definition.denominator, org, span)
-    value = (_round(numerator / denominator * definition.scale) if denominator
-             else None)
-    return Cell(indicator, org_kind, org, span, numerator, denominator, value)
 
 
 def _medians(backend: Backend, indicator: str, definition: Definition, org_kind: str,
              spans: Sequence[Span], orgs: Sequence[str] | None) -> list[Cell]:
     column = SIDES[definition.median_side][org_kind]
     cells = []
-    for span in spans:
+    for layer in _layers(spans):
+        low, high = layer[0].first, layer[-1].last
         rows = backend.rows(
-            f"SELECT {column} AS org, MEDIAN({definition.median_value}), COUNT(*) "
-            f"FROM {definition.median_fact} WHERE {definition.median_condition} "
-            f"AND month >= {span.first} AND month <= {span.last} AND {column} IS NOT NULL"
-            f"{_org_filter(column, orgs)} GROUP BY {column}")
-        for org, median, count in sorted(rows, key=lambda r: _key(r[0])):
+            f"SELECT org, span_index, MEDIAN(value), COUNT(*) FROM ("
+            f"SELECT {column} AS org, {definition.median_value} AS value, "
+            f"{_span_case(layer)} AS span_index FROM {definition.median_fact} "
+            f"WHERE {definition.median_condition} AND month >= {low} AND month <= {high} "
+            f"AND {column} IS NOT NULL{_org_filter(column, orgs)}) picked "
+            f"WHERE span_index IS NOT NULL GROUP BY org, span_index")
+        for org, index, median, count in sorted(rows, key=lambda r: (_key(r[0]), r[1])):
             value = _round(_decimal(median)) if median is not None else None
-            cells.append(Cell(indicator, org_kind, _key(org), span, None, _decimal(count),
-                              value))
+            cells.append(Cell(indicator, org_kind, _key(org), layer[int(index)], None,
+                              _decimal(count), value))
     return cells
 
 
@@ -226,30 +275,39 @@ def _posted(backend: Backend, indicator: str, org_kind: str, spans: Sequence[Spa
             orgs: Sequence[str] | None) -> list[Cell]:
     """Township centres of the org unit with a posting, spanning the whole period, of an
     attending-or-above physician of their alliance's lead hospital (indicators.md
-    stationed_physician_coverage) ÷ township centres."""
+    stationed_physician_coverage) ÷ township centres. One query for all spans."""
     column = SIDES["institution"][org_kind]
-    cells = []
-    for span in spans:
-        first, last = span.days()
-        rows = backend.rows(f"""
-WITH covered AS (
-  SELECT DISTINCT ps.institution_id, home.lead_of AS alliance_id
+    ordered = list(dict.fromkeys(spans))
+    periods = " UNION ALL ".join(
+        f"SELECT {i} AS span_index, {first} AS first_day, {last} AS last_day"
+        for i, (first, last) in enumerate(span.days() for span in ordered))
+    rows = backend.rows(f"""
+WITH periods AS ({periods}),
+covered AS (
+  SELECT DISTINCT ps.institution_id, home.lead_of AS alliance_id, pd.span_index
   FROM stg_posting ps
   JOIN stg_practitioner p ON p.id = ps.practitioner_id
   JOIN dim_institution home ON home.id = p.institution_id
+  JOIN periods pd ON ps.start_day <= pd.first_day
+    AND (ps.end_day IS NULL OR ps.end_day >= pd.last_day)
   WHERE home.lead_of IS NOT NULL AND p.title IN ('chief', 'associate_chief', 'attending')
-    AND ps.start_day <= {first} AND (ps.end_day IS NULL OR ps.end_day >= {last})
+),
+centres AS (
+  SELECT f.{column} AS org, f.inst_id, f.inst_alliance, pd.span_index
+  FROM fact_institution f CROSS JOIN periods pd
+  WHERE f.kind = 'township_centre' AND f.inst_in_county = 1 AND f.{column} IS NOT NULL
+  {_org_filter('f.' + column, orgs)}
 )
-SELECT f.{column} AS org,
-       SUM(CASE WHEN c.institution_id IS NULL THEN 0 ELSE 1 END) AS covered, COUNT(*) AS centres
-FROM fact_institution f
-LEFT JOIN covered c ON c.institution_id = f.inst_id AND c.alliance_id = f.inst_alliance
-WHERE f.kind = 'township_centre' AND f.inst_in_county = 1 AND f.{column} IS NOT NULL
-{_org_filter('f.' + column, orgs)}
-GROUP BY f.{column}""")
-        for org, covered, centres in sorted(rows, key=lambda r: _key(r[0])):
-            numerator, denominator = _decimal(covered or 0), _decimal(centres)
-            value = _round(numerator / denominator * 100) if denominator else None
-            cells.append(Cell(indicator, org_kind, _key(org), span, numerator, denominator,
-                              value))
+SELECT c.org, c.span_index,
+       SUM(CASE WHEN cv.institution_id IS NULL THEN 0 ELSE 1 END) AS covered, COUNT(*)
+FROM centres c
+LEFT JOIN covered cv ON cv.institution_id = c.inst_id AND cv.alliance_id = c.inst_alliance
+  AND cv.span_index = c.span_index
+GROUP BY c.org, c.span_index""")
+    cells = []
+    for org, index, covered, centres in sorted(rows, key=lambda r: (_key(r[0]), r[1])):
+        numerator, denominator = _decimal(covered or 0), _decimal(centres)
+        value = _round(numerator / denominator * 100) if denominator else None
+        cells.append(Cell(indicator, org_kind, _key(org), ordered[int(index)], numerator,
+                          denominator, value))
     return cells

@@ -69,18 +69,23 @@ class Measure:
     sql: str
     condition: str
     monthly: bool = True
+    cube_sql: str = ""  # the same sum over ``cube_event`` (care-event measures)
+
+
+def _event(side: str, rows: str, value: str | None) -> Measure:
+    """A measure over the care events; computed from ``cube_event``, whose rows are the
+    events grouped by every column a condition reads, with ``events`` their number and the
+    money columns their sums (so a sum over the cube equals the sum over the events)."""
+    return Measure("fact_event", side, _sum(value, rows) if value else _count(rows), rows,
+                   cube_sql=_sum(value or "events", rows))
 
 
 def _event_r(condition: str, value: str | None = None) -> Measure:
-    rows = f"res_alliance IS NOT NULL AND {condition}"
-    return Measure("fact_event", "resident",
-                   _sum(value, rows) if value else _count(rows), rows)
+    return _event("resident", f"res_alliance IS NOT NULL AND {condition}", value)
 
 
 def _event_i(condition: str, value: str | None = None) -> Measure:
-    rows = f"inst_in_county = 1 AND {condition}"
-    return Measure("fact_event", "institution",
-                   _sum(value, rows) if value else _count(rows), rows)
+    return _event("institution", f"inst_in_county = 1 AND {condition}", value)
 
 
 def _arrived(condition: str) -> Measure:

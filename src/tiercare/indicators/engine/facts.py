@@ -85,6 +85,17 @@ LEFT JOIN dim_institution i ON i.id = ev.inst_id
 LEFT JOIN resident_side rs ON rs.patient_id = ev.patient_id
 LEFT JOIN managed m ON m.source = ev.source AND m.id = ev.id
 """,
+    # fact_event grouped by every column a measure's condition reads (definitions._event):
+    # the monthly measures of care events read this instead of millions of events
+    "cube_event": """
+SELECT month, res_alliance, res_township, inst_id, inst_alliance, inst_township, inst_level,
+       inst_primary, inst_in_county, class, in_county, source, managed,
+       COUNT(*) AS events, SUM(total) AS total, SUM(drugs) AS drugs,
+       SUM(consumables) AS consumables, SUM(examinations) AS examinations, SUM(fund) AS fund
+FROM fact_event
+GROUP BY month, res_alliance, res_township, inst_id, inst_alliance, inst_township,
+         inst_level, inst_primary, inst_in_county, class, in_county, source, managed
+""",
     "fact_referral": """
 WITH steps AS (
   SELECT 'arrived' AS kind, r.id, r.patient_id, r.direction, r.green, r.warned,

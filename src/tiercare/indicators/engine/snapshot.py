@@ -31,7 +31,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +66,7 @@ class RefreshReport:
     rows: dict[str, int]
     seconds: float
     refreshed_at: dt.datetime
+    steps: dict[str, float] = field(default_factory=dict)  # seconds per step
 
 
 def _no_progress(step: str, done: int, total: int) -> None:
@@ -191,6 +192,14 @@ def refresh(*, full: bool = False, progress: Progress = _no_progress,
     if full and target.exists():
         target.unlink()
     rows: dict[str, int] = {}
+    timings: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        timings[name] = timings.get(name, 0.0) + now - clock[0]
+        clock[0] = now
+
     steps = len(staging.STAGES) + 2
     with tempfile.TemporaryDirectory(prefix="tiercare-refresh-") as scratch, \
             contextlib.closing(duckdb.connect(str(target))) as db:
@@ -201,6 +210,7 @@ def refresh(*, full: bool = False, progress: Progress = _no_progress,
             incremental = not full and stage.incremental
             rows[stage.name] = _copy_rows(
                 stage.sql(connection.vendor, since if incremental else None), csv_path)
+            lap(f"copy {stage.name}")
             source = _csv_source(csv_path, stage.columns)
             if incremental:
                 db.execute(f"CREATE OR REPLACE TEMP TABLE changed AS SELECT * FROM {source}")
@@ -215,9 +225,11 @@ def refresh(*, full: bool = False, progress: Progress = _no_progress,
             else:
                 _create_empty(db, stage.name, stage.columns)
                 db.execute(f"INSERT INTO {stage.name} SELECT * FROM {source}")
+            lap(f"load {stage.name}")
         progress("reference", len(staging.STAGES), steps)
         before = _state(db).get("reference")
         reference = _load_reference(db)
+        lap("reference")
         progress("facts", len(staging.STAGES) + 1, steps)
         if full or reference != before:
             build_facts(db)
@@ -229,11 +241,13 @@ def refresh(*, full: bool = False, progress: Progress = _no_progress,
                          "refreshed_at": timezone.now().isoformat(),
                          "kind": "full" if full else "incremental",
                          "reference": reference})
+        lap("facts")
         db.execute("CHECKPOINT")
+        lap("checkpoint")
     if full:
         os.replace(target, path)
     progress("done", steps, steps)
-    return RefreshReport(full, rows, time.perf_counter() - began, started_at)
+    return RefreshReport(full, rows, time.perf_counter() - began, started_at, timings)
 
 
 @contextlib.contextmanager
