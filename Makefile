@@ -7,9 +7,9 @@ PY := $(VENV)/bin/python
 PG_URL ?= postgres://postgres@127.0.0.1:5432/tiercare
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: demo test test-sqlite test-postgres test-spark lint bench deps static messages system-deps postgres clean
+.PHONY: demo test test-sqlite test-postgres test-spark lint runtime-deps bench deps static messages system-deps postgres clean
 
-demo: deps
+demo: deps runtime-deps
 	$(VENV)/bin/tiercare demo
 
 test: deps system-deps postgres
@@ -61,9 +61,17 @@ messages: $(VENV)/.installed
 # so Chinese renders (pages and PDF reports), gettext for compilemessages, and Pango with
 # HarfBuzz's subsetter for WeasyPrint (the quarterly report's PDF). Installed only when missing.
 PDF_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
-system-deps:
-	@if ! command -v chromium >/dev/null || ! dpkg -s fonts-noto-cjk $(PDF_LIBS) >/dev/null 2>&1 || ! command -v msgfmt >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk gettext $(PDF_LIBS) >/dev/null; \
+system-deps: runtime-deps
+	@if ! command -v chromium >/dev/null || ! command -v msgfmt >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium gettext >/dev/null; \
+	fi
+
+# Debian packages the product itself uses: CJK fonts and Pango for the PDF reports, the
+# sqlite3 shell that copies SQLite tables into the indicator snapshot (ADR 0018).
+RUNTIME_DEBS := fonts-noto-cjk sqlite3 $(PDF_LIBS)
+runtime-deps:
+	@if ! dpkg -s $(RUNTIME_DEBS) >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(RUNTIME_DEBS) >/dev/null; \
 	fi
 
 # Start the local PostgreSQL cluster if it is not answering.

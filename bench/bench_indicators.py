@@ -72,9 +72,10 @@ def main() -> int:
                             f"CREATE DATABASE {name}"], check=True)
     os.environ["TIERCARE_DATABASE_URL"] = url
     env = dict(os.environ)
+    # migrate every time: a database built by an older version gets its new indexes
+    subprocess.run([py, "-m", "tiercare.cli", "migrate", "-v", "0"], env=env, check=True)
     if not exists:
         print(f"building the {args.residents:,}-resident county-year …", flush=True)
-        subprocess.run([py, "-m", "tiercare.cli", "migrate", "-v", "0"], env=env, check=True)
         subprocess.run([py, "-m", "tiercare.cli", "synth", "--residents", str(args.residents),
                         "--seed", "1", "--year", "2025"], env=env, check=True,
                        stdout=subprocess.DEVNULL)
@@ -99,9 +100,11 @@ def main() -> int:
     print(f"full refresh: {full.seconds:.1f} s, {sum(full.rows.values()):,} rows copied "
           f"({', '.join(f'{k} {v:,}' for k, v in full.rows.items())}); "
           f"snapshot {snapshot.snapshot_path().stat().st_size / 2**20:,.0f} MiB")
+    print("  steps: " + ", ".join(f"{k} {v:.1f} s" for k, v in full.steps.items()))
     idle = snapshot.refresh()
     print(f"incremental refresh, nothing new: {idle.seconds:.2f} s "
           f"({sum(idle.rows.values()):,} rows copied)")
+    print("  steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in idle.steps.items()))
 
     # 10,000 new encounters, as an import writes them (copies of existing rows' content)
     sample = list(Encounter.objects.order_by("id").values_list(
@@ -121,6 +124,7 @@ def main() -> int:
         print(f"incremental refresh after {NEW_ENCOUNTERS:,} new encounters: "
               f"{incremental.seconds:.2f} s ({incremental.rows['stg_encounter']:,} encounter "
               f"rows copied)")
+        print("  steps: " + ", ".join(f"{k} {v:.2f} s" for k, v in incremental.steps.items()))
     finally:
         Encounter.objects.filter(source_system="bench-indicators").delete()
 

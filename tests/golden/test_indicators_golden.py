@@ -366,3 +366,21 @@ def test_an_incremental_refresh_gives_what_a_full_refresh_gives(county: dict[str
     march = {(k[0], k[2], k[3]): v[2] for k, v in incremental.items() if k[1] == "alliance"}
     # fund in county 9,500 − 500 (S2) + 1,200 (new) = 10,200 of 19,600 − 500 + 1,200 = 20,300
     assert march[("in_county_fund_share", a, MARCH)] == Decimal("50.25")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sqlite_shell_copies_in_parts_what_the_connection_would(
+        settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Outside a transaction, SQLite's tables are copied by its command-line shell, big ones
+    in parallel id ranges (here forced to parts of 5 rows); the values are the same."""
+    if connection.vendor != "sqlite" or not snapshot.shutil.which("sqlite3"):
+        pytest.skip("the SQLite shell path")
+    settings.DATA_DIR = tmp_path
+    monkeypatch.setattr(snapshot, "PART_ROWS", 5)
+    county = build_county()
+    assert snapshot._sqlite_shell() is not None
+    report = snapshot.refresh(full=True)
+    assert report.rows["stg_encounter"] == 14 and report.rows["stg_resident"] == 11
+    values = _values("alliance", orgs=[str(county["a"].pk)])
+    assert {i: (None if v is None else format(v, "f"))
+            for (i, _o), v in values.items()} == EXPECTED_A

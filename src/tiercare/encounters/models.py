@@ -78,6 +78,9 @@ class Encounter(models.Model):
         indexes = [
             models.Index(fields=["patient", "start"], name="encounter_patient_start"),
             models.Index(fields=["institution", "start"], name="encounter_inst_start"),
+            # the indicator snapshot's incremental refresh reads the rows changed since the
+            # last one (ADR 0018); an import appends at the index's end (rows stamped now)
+            models.Index(fields=["updated_at"], name="encounter_updated"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["source_system", "source_id"],
@@ -162,6 +165,7 @@ class Settlement(models.Model):
             models.Index(fields=["patient", "start_date"], name="settlement_patient_start"),
             models.Index(fields=["in_county", "start_date"], name="settlement_county_start"),
             models.Index(fields=["encounter_ref"], name="settlement_encounter_ref"),
+            models.Index(fields=["updated_at"], name="settlement_updated"),  # ADR 0018
         ]
         constraints = [
             models.UniqueConstraint(fields=["source_system", "source_id"],

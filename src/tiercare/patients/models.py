@@ -90,6 +90,8 @@ class Patient(models.Model):
             models.Index(fields=["name_initials_alt", "id"], name="patient_initials_alt_id"),
             # Grid scopes and per-village counts read ``address_code`` ranges of active records.
             models.Index(fields=["address_code", "is_active"], name="patient_address_active"),
+            # the indicator snapshot's incremental refresh (ADR 0018)
+            models.Index(fields=["updated_at"], name="patient_updated"),
             # Name-prefix search: ``LIKE '单%'`` on PostgreSQL whatever the database collation
             # (SQLite answers the same search with a range on ``patient_name_birth``).
             models.Index(fields=["name"], name="patient_name_like",

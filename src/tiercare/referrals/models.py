@@ -295,6 +295,7 @@ class Referral(models.Model):
                          name="referral_incoming"),
             models.Index(fields=["sending_institution", "status"], name="referral_outgoing"),
             models.Index(fields=["status", "deadline"], name="referral_status_deadline"),
+            models.Index(fields=["updated_at"], name="referral_updated"),  # ADR 0018
         ]
 
     def __str__(self) -> str:

@@ -28,9 +28,12 @@ import csv
 import datetime as dt
 import hashlib
 import os
+import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,34 +76,87 @@ def _no_progress(step: str, done: int, total: int) -> None:
     return None
 
 
-def _copy_rows(sql: str, target: Path) -> int:
-    """The result of ``sql`` on the operational database, as CSV in ``target``."""
+def _copy_rows(sql: str, target: Path) -> None:
+    """The result of ``sql`` on the operational database, as CSV in ``target``: through
+    PostgreSQL's ``COPY``, else through Python's :mod:`csv` (the slow way, for a SQLite
+    without its command-line shell)."""
     if connection.vendor == "postgresql":
-        count = 0
         with connection.cursor() as cursor, target.open("wb") as out:
             raw = cursor.cursor  # psycopg under Django's wrapper
             with raw.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
                 for chunk in copy:
                     out.write(chunk)
-                    count += bytes(chunk).count(b"\n")
-        return count
+        return
     with connection.cursor() as cursor, target.open("w", newline="") as out:
         cursor.execute(sql)  # no parameters: "%" stays as written
         writer = csv.writer(out)
-        count = 0
         while True:
             rows = cursor.fetchmany(50_000)
             if not rows:
                 break
             writer.writerows(rows)
-            count += len(rows)
-    return count
+
+
+#: Rows per part when a SQLite table is copied in parallel parts (one ``sqlite3`` each).
+PART_ROWS = 1_500_000
+
+
+def _sqlite_shell() -> str | None:
+    """Debian's ``sqlite3`` command-line shell, which writes CSV in C about five times as
+    fast as Python; ``None`` when it is not installed, and inside a transaction (whose
+    uncommitted rows another process cannot see: a test's, or a caller's)."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        return None
+    return shutil.which("sqlite3")
+
+
+def _id_ranges(table: str, rows_per_part: int) -> list[tuple[int, int] | None]:
+    """Id ranges splitting ``table`` into parts of about ``rows_per_part`` rows (one part,
+    ``[None]``, for a small table)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MIN(id), MAX(id), COUNT(*) FROM {table}")
+        low, high, count = cursor.fetchone()
+    if not count or count <= rows_per_part:
+        return [None]
+    parts = -(-count // rows_per_part)
+    step = -(-(high - low + 1) // parts)
+    return [(start, min(high, start + step - 1)) for start in range(low, high + 1, step)]
+
+
+def _copy_stages(jobs: list[tuple[str, Path]]) -> None:
+    """Run the copies ``(sql, target)``: on SQLite with the command-line shell, as many at
+    once as there are cores (each reads its own consistent view of the WAL database);
+    otherwise one after the other through the Django connection."""
+    shell = _sqlite_shell()
+    if shell is None:
+        for sql, target in jobs:
+            _copy_rows(sql, target)
+        return
+    database = str(connection.settings_dict["NAME"])
+
+    def run(job: tuple[str, Path]) -> None:
+        sql, target = job
+        with target.open("wb") as out:
+            subprocess.run([shell, "-readonly", "-csv", database], input=sql.encode() + b";",
+                           stdout=out, stderr=subprocess.PIPE, check=True)
+
+    with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        list(pool.map(run, jobs))
 
 
 def _csv_source(path: Path, columns: tuple[tuple[str, str], ...]) -> str:
+    return _csv_source_list(f"'{path}'", columns)
+
+
+def _csv_source_list(paths: str, columns: tuple[tuple[str, str], ...]) -> str:
+    """DuckDB's CSV reader over ``paths`` (a quoted path or a list of them)."""
     spec = ", ".join(f"'{name}': '{kind}'" for name, kind in columns)
-    return (f"read_csv('{path}', header = false, columns = {{{spec}}}, "
+    return (f"read_csv({paths}, header = false, columns = {{{spec}}}, "
             f"allow_quoted_nulls = false, auto_detect = false)")
+
+
+def _count(db: Any, table: str) -> int:
+    return int(db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
 
 def _create_empty(db: Any, name: str, columns: tuple[tuple[str, str], ...]) -> None:
@@ -108,17 +164,19 @@ def _create_empty(db: Any, name: str, columns: tuple[tuple[str, str], ...]) -> N
                + ", ".join(f"{col} {kind}" for col, kind in columns) + ")")
 
 
-def _load_reference(db: Any) -> str:
-    """Replace the reference tables; a digest of their rows (a change of institutions or
-    alliances makes every fact row stale)."""
+def _load_reference(db: Any, scratch: Path) -> str:
+    """Replace the reference tables (through CSV: DuckDB inserts row by row slowly); a
+    digest of their rows (a change of institutions or alliances makes every fact stale)."""
     digest = hashlib.sha256()
     for name, rows in staging.reference_rows().items():
         digest.update(repr((name, rows)).encode())
         columns = staging.REFERENCE_COLUMNS[name]
         _create_empty(db, name, columns)
+        path = scratch / f"{name}.csv"
+        with path.open("w", newline="") as out:
+            csv.writer(out).writerows(rows)
         if rows:
-            db.executemany(f"INSERT INTO {name} VALUES ({', '.join('?' * len(columns))})",
-                           rows)
+            db.execute(f"INSERT INTO {name} SELECT * FROM {_csv_source(path, columns)}")
     return digest.hexdigest()
 
 
@@ -204,14 +262,26 @@ def refresh(*, full: bool = False, progress: Progress = _no_progress,
     with tempfile.TemporaryDirectory(prefix="tiercare-refresh-") as scratch, \
             contextlib.closing(duckdb.connect(str(target))) as db:
         db.execute("CREATE OR REPLACE TEMP TABLE touched (id BIGINT)")
-        for n, stage in enumerate(staging.STAGES):
-            progress(stage.name, n, steps)
-            csv_path = Path(scratch) / f"{stage.name}.csv"
+        progress("copy", 0, steps)
+        files: dict[str, list[Path]] = {}
+        jobs: list[tuple[str, Path]] = []
+        for stage in staging.STAGES:
             incremental = not full and stage.incremental
-            rows[stage.name] = _copy_rows(
-                stage.sql(connection.vendor, since if incremental else None), csv_path)
-            lap(f"copy {stage.name}")
-            source = _csv_source(csv_path, stage.columns)
+            parts = ([None] if incremental or _sqlite_shell() is None
+                     else _id_ranges(stage.table, PART_ROWS))
+            files[stage.name] = []
+            for k, ids in enumerate(parts):
+                part_file = Path(scratch) / f"{stage.name}-{k}.csv"
+                files[stage.name].append(part_file)
+                jobs.append((stage.sql(connection.vendor, since if incremental else None,
+                                       ids), part_file))
+        _copy_stages(jobs)
+        lap("copy")
+        for n, stage in enumerate(staging.STAGES):
+            progress(stage.name, n + 1, steps)
+            incremental = not full and stage.incremental
+            listed = ", ".join(f"'{path}'" for path in files[stage.name])
+            source = _csv_source_list(f"[{listed}]", stage.columns)
             if incremental:
                 db.execute(f"CREATE OR REPLACE TEMP TABLE changed AS SELECT * FROM {source}")
                 key = _BY_RESIDENT.get(stage.name)
@@ -221,14 +291,16 @@ def refresh(*, full: bool = False, progress: Progress = _no_progress,
                                f"SELECT {key} FROM changed")
                 db.execute(f"DELETE FROM {stage.name} WHERE id IN (SELECT id FROM changed)")
                 db.execute(f"INSERT INTO {stage.name} SELECT * FROM changed")
+                rows[stage.name] = _count(db, "changed")
                 db.execute("DROP TABLE changed")
             else:
                 _create_empty(db, stage.name, stage.columns)
                 db.execute(f"INSERT INTO {stage.name} SELECT * FROM {source}")
+                rows[stage.name] = _count(db, stage.name)
             lap(f"load {stage.name}")
         progress("reference", len(staging.STAGES), steps)
         before = _state(db).get("reference")
-        reference = _load_reference(db)
+        reference = _load_reference(db, Path(scratch))
         lap("reference")
         progress("facts", len(staging.STAGES) + 1, steps)
         if full or reference != before:

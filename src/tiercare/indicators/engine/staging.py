@@ -76,17 +76,22 @@ class Stage:
     select: Callable[[str], str]
     incremental: bool = True
 
-    def sql(self, vendor: str, since: dt.datetime | None = None) -> str:
+    def sql(self, vendor: str, since: dt.datetime | None = None,
+            ids: tuple[int, int] | None = None) -> str:
         """The SELECT; with ``since``, only rows changed after it (inlined: a datetime
-        made here, never user input)."""
+        made here, never user input); with ``ids``, only rows whose id lies in that range
+        (a part of a table copied beside the others)."""
         sql = self.select(vendor)
+        conditions = []
         if since is not None:
             if vendor == "postgresql":
                 stamp = f"TIMESTAMPTZ '{since.isoformat()}'"
             else:  # Django stores naive UTC text on SQLite
                 stamp = f"'{since.astimezone(dt.UTC).replace(tzinfo=None).isoformat(' ')}'"
-            sql += f" WHERE t.updated_at > {stamp}"
-        return sql
+            conditions.append(f"t.updated_at > {stamp}")
+        if ids is not None:
+            conditions.append(f"t.id >= {int(ids[0])} AND t.id <= {int(ids[1])}")
+        return sql + (" WHERE " + " AND ".join(conditions) if conditions else "")
 
 
 def _residents(vendor: str) -> str:
