@@ -4,6 +4,7 @@ entry of a batch or transaction. Scopes are checked here, so both paths obey the
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -124,8 +125,11 @@ def create(client: Client, mapper: ResourceMapper, resource: dict[str, Any],
     if "create" not in mapper.interactions:
         raise FhirError(405, "not-supported", _("%(type)s cannot be created here."),
                         type=mapper.resource_type)
-    with transaction.atomic(), audit.acting_as(client.audit_username):
-        if condition is not None and mapper.conditional_create:
+    conditional = condition is not None and mapper.conditional_create
+    atomic = mapper.create_needs_transaction or conditional
+    with (transaction.atomic() if atomic else contextlib.nullcontext()), \
+            audit.acting_as(client.audit_username):
+        if condition is not None and conditional:
             existing = query.matches(mapper, client, condition)
             if len(existing) > 1:
                 raise FhirError(412, "multiple-matches",
@@ -138,7 +142,7 @@ def create(client: Client, mapper: ResourceMapper, resource: dict[str, Any],
             # a savepoint only when the transaction goes on after a refusal (the look-up
             # below): otherwise the refusal ends it anyway
             obj = _saved(lambda: mapper.create(resource, client),
-                         savepoint=bool(condition))
+                         savepoint=bool(condition), atomic=atomic)
         except FhirError as exc:
             # a concurrent push of the same record committed between the look-up and the
             # insert: the condition now finds it, and the answer is the one a later push gets
@@ -193,12 +197,14 @@ def conditional_update(client: Client, mapper: ResourceMapper, conditions: str,
     return _answer(mapper, client, obj, 200)
 
 
-def _saved(write: Callable[[], Any], *, savepoint: bool = True) -> Any:
+def _saved(write: Callable[[], Any], *, savepoint: bool = True, atomic: bool = True) -> Any:
     """``write``'s result; a conflict with a record stored meanwhile is a 409. Without
     ``savepoint`` a failed write marks the caller's transaction for rollback (two statements
-    fewer on a write that nothing follows when it fails)."""
+    fewer on a write that nothing follows when it fails); without ``atomic`` the write opens
+    the transactions it needs itself (``create_needs_transaction``)."""
     try:
-        with transaction.atomic(savepoint=savepoint):
+        with (transaction.atomic(savepoint=savepoint) if atomic
+              else contextlib.nullcontext()):
             return write()
     except IntegrityError:
         raise FhirError(409, "conflict",

@@ -77,6 +77,10 @@ class ResourceMapper:
     #: ``read``, ``search-type``, ``create``, ``update`` (``vread`` once history exists)
     interactions: ClassVar[tuple[str, ...]] = ("read", "search-type")
     conditional_create: ClassVar[bool] = False
+    #: Whether ``create`` runs inside a transaction opened by the interaction. A mapper whose
+    #: create opens the transactions it needs itself (the booking: one statement on
+    #: PostgreSQL, ADR 0016) says ``False`` and saves the ``BEGIN``/``COMMIT`` round trips.
+    create_needs_transaction: ClassVar[bool] = True
     conditional_update: ClassVar[bool] = False
     search_params: ClassVar[dict[str, SearchParam]] = {}
     #: ``_sort`` names → model fields (``_id`` and ``_lastUpdated`` always)

@@ -134,6 +134,11 @@ class Duplicate(Exception):
     """The resident already has an active booking in the slot."""
 
 
+def one_statement() -> bool:
+    """Whether :func:`take` is one statement here (PostgreSQL), so atomic by itself."""
+    return connection.vendor == "postgresql"
+
+
 def take(booking: Booking) -> int | None:
     """Take a place and write the appointment, its event and the audit event; the new
     appointment's id, or ``None`` when no place was free (full or closed meanwhile:

@@ -31,6 +31,7 @@ Who may book which pool (rules.md §3–§4; ``docs/scheduling.md``):
 from __future__ import annotations
 
 import bisect
+import contextlib
 import datetime as dt
 import json
 from collections import defaultdict
@@ -41,7 +42,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.db.models.functions import Now
 from django.utils import timezone
@@ -348,7 +349,11 @@ def book(slot: Slot | int, patient: Patient | int, *, by: User | None = None,
     four on SQLite. Nothing is written when no place was free (``slot.full``) or the
     resident already has an active booking in the slot (``appointment.duplicate``, said
     before "full"): a refusal changes nothing."""
-    with transaction.atomic(savepoint=savepoint):
+    # outside a caller's transaction on PostgreSQL the booking needs none of its own: its
+    # only write is one statement, and the read before it decides nothing the statement
+    # does not check again (open, capacity) — two round trips fewer (ADR 0016)
+    alone = booking_sql.one_statement() and not connection.in_atomic_block
+    with contextlib.nullcontext() if alone else transaction.atomic(savepoint=savepoint):
         now = now or timezone.now()
         current, patient = booking_sql.read(slot if isinstance(slot, int) else slot.pk,
                                             patient if isinstance(patient, int)
