@@ -331,3 +331,28 @@ def test_the_back_office_shows_evaluations_read_only(alliance, office, commissio
                             args=[evaluation.pk])).content.decode()
     assert "decision_authority" in page and "issue" in page
     assert root.get(reverse("admin:indicators_tightnessevaluation_add")).status_code == 403
+
+
+def test_supporting_indicators_show_their_values_for_the_alliance_and_period(
+        db, settings, tmp_path):
+    """The golden county (tests/golden): in 2025Q1 alliance LQ had 2 up- and 1 down-referral
+    (ratio 0.50) and half its township centres with a stationed physician all quarter
+    (the attending's posting starts on 10 March)."""
+    from tests.golden.test_indicators_golden import build_county
+    from tiercare.accounts.models import User
+    from tiercare.indicators.engine import snapshot
+
+    settings.DATA_DIR = tmp_path
+    county = build_county()
+    snapshot.refresh(full=True)
+    admin = User.objects.create_user("lq-office", password="Office-pass-2026!",
+                                     role=Role.ALLIANCE_ADMIN, alliance=county["a"])
+    evaluation = services.create_evaluation(county["a"], "2025Q1", by=admin)
+    body = client_of(admin).get(detail(evaluation)).content.decode()
+    referral = re.findall(r'data-testid="supporting-indicators" '
+                          r'data-criterion="referral_and_posted_staff">(.*?)</div>', body,
+                          re.S)[0]
+    values = dict(re.findall(r'data-indicator="([a-z_0-9]+)">[^<]*<strong '
+                             r'data-testid="supporting-value">([^<]+)</strong>', referral))
+    assert values == {"up_referrals": "2", "down_referrals": "1", "down_up_ratio": "0.5",
+                      "stationed_physician_coverage": "50%"}

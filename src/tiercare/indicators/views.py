@@ -134,16 +134,53 @@ def _grade_rows(evaluation: TightnessEvaluation) -> dict[tuple[str, str], Criter
     return {(g.criterion, g.stage): g for g in grades}
 
 
-def _supporting(criterion: Criterion, language: str) -> list[dict[str, Any]]:
-    """The catalogue indicators that can support the criterion's grade, named."""
+def _supporting(criterion: Criterion, language: str,
+                values: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    """The catalogue indicators that can support the criterion's grade, named, with their
+    value for the evaluation's alliance and period and its status against the target
+    (issue 5 item 5: "criteria that indicators can support show the supporting values")."""
     rows = []
     for indicator_id in criterion.supported_by:
         try:
             indicator = catalogue.indicator(indicator_id)
         except catalogue.UnknownIndicator:
             continue
-        rows.append({"indicator": indicator, "name": indicator.name(language)})
+        value, status = values.get(indicator_id, ("", ""))
+        rows.append({"indicator": indicator, "name": indicator.name(language),
+                     "value": value, "status": status})
     return rows
+
+
+def supporting_values(evaluation: TightnessEvaluation,
+                      ids: list[str]) -> dict[str, tuple[str, str]]:
+    """Indicator id → (value as shown, status) for the evaluation's alliance and period,
+    from the indicator snapshot (empty before the first refresh)."""
+    from tiercare.indicators import board, rules
+    from tiercare.indicators import services as indicator_services
+    from tiercare.indicators.engine import Span, compute, snapshot
+    from tiercare.kernel.periods import parse
+
+    span = Span.of(parse(evaluation.period))
+    org = str(evaluation.alliance_id)
+    try:
+        with snapshot.reader() as backend:
+            cells = compute(backend, [span, span.a_year_before()], "alliance", ids=ids,
+                            orgs=[org])
+    except FileNotFoundError:
+        return {}
+    before = {c.indicator: c.value for c in cells if c.span != span}
+    targets = indicator_services.targets_for(evaluation.alliance)
+    out: dict[str, tuple[str, str]] = {}
+    for cell in cells:
+        if cell.span != span:
+            continue
+        indicator = catalogue.indicator(cell.indicator)
+        target = targets.get(cell.indicator)
+        status = (rules.status(cell.value, target, indicator.direction,
+                               previous=before.get(cell.indicator)) if target else None)
+        out[cell.indicator] = (board.format_value(cell.value, indicator.unit),
+                               str(status) if status else "")
+    return out
 
 
 def verdict_context(evaluation: TightnessEvaluation, result: Verdict, *,
@@ -170,6 +207,8 @@ def detail_context(user: User, evaluation: TightnessEvaluation) -> dict[str, Any
     sides = services.sides_of(user, evaluation.alliance_id)
     grader = statuses.GRADERS.get(evaluation.stage)
     may_grade = grader is not None and grader in sides
+    supported = sorted({i for c in data.criteria for i in c.supported_by})
+    values = supporting_values(evaluation, supported) if supported else {}
     dimensions = []
     for dimension in data.dimensions:
         rows = []
@@ -184,7 +223,7 @@ def detail_context(user: User, evaluation: TightnessEvaluation) -> dict[str, Any
                 "description": criterion.description(language),
                 "self": grades.get((criterion.id, Stage.SELF_ASSESSMENT)),
                 "assessed": grades.get((criterion.id, Stage.ASSESSMENT)),
-                "supporting": _supporting(criterion, language),
+                "supporting": _supporting(criterion, language, values),
                 "form": form,
             })
         dimensions.append({"dimension": dimension, "name": dimension.name(language),
