@@ -24,6 +24,10 @@ DEMO_RESIDENTS = 100_000
 DEMO_SEED = 2026
 #: days of synthetic referral history whose notices the demo's inboxes hold
 DEMO_INBOX_DAYS = 14
+#: The demo alliance's policy pack: the acceptance journey of issue 5 reads the demo county
+#: against Guangdong 2025 (seed 003), the provincial pack with targets for the two rates
+#: the county watches most (in-county inpatient rate ≈ 85 %, primary-care visit share ≥ 65 %).
+DEMO_PACK = "guangdong_2025"
 
 
 def _setup() -> None:
@@ -181,6 +185,11 @@ def demo(residents: int, port: int, host: str = "127.0.0.1") -> None:
         print(_("Indicator snapshot ready (%(seconds)s s).")
               % {"seconds": f"{report.seconds:.1f}"}, flush=True)
     accounts = create_demo_accounts(alliance)
+    from tiercare.indicators import services as indicator_services
+    from tiercare.indicators.models import IndicatorPolicy
+
+    if not IndicatorPolicy.objects.filter(alliance=alliance).exists():
+        indicator_services.choose_pack(alliance, DEMO_PACK)
     print()
     print(_("TierCare demo is running at %(url)s") % {"url": f"http://{host}:{port}/"})
     print(_("Every demo account's password: %(password)s") % {"password": DEMO_PASSWORD})

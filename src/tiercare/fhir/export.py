@@ -222,8 +222,8 @@ def _write(job: ExportJob, client: Client,
         seen: set[int] = set()
         with path.open("w", encoding="utf-8") as out:
             for part in mapper.parts():
-                if isinstance(part, ComputedMapper):  # Measure: every one, every time
-                    for obj in part.exported(client):
+                if isinstance(part, ComputedMapper):  # Measure: from the catalogue file
+                    for obj in part.exported(client, job.since):
                         out.write(json.dumps(part.to_resource(obj, client),
                                              ensure_ascii=False) + "\n")
                         count += 1

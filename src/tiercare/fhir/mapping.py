@@ -268,8 +268,8 @@ class ComputedMapper(ResourceMapper):
     type's natural order) and ``fetch`` the resources of some ids; the search module pages
     the matches, so paging, ``_count``, ``_total``, warnings and errors work as for
     table-backed types. Such types are read-only; ``$export`` writes those that set
-    ``exportable`` (``exported``: every resource, in each export, as they carry no change
-    time), not the others."""
+    ``exportable`` (``exported``: every resource, or with ``_since`` those changed since),
+    not the others."""
 
     exportable = False
 
@@ -302,8 +302,9 @@ class ComputedMapper(ResourceMapper):
         """The visible resources of these ids (unknown ones left out)."""
         raise NotImplementedError
 
-    def exported(self, client: Client) -> list[Any]:
-        """What ``$export`` writes of this type (``exportable`` types only)."""
+    def exported(self, client: Client, since: Any = None) -> list[Any]:
+        """What ``$export`` writes of this type (``exportable`` types only): with ``since``
+        (``_since``), only what changed at or after it."""
         raise NotImplementedError
 
 

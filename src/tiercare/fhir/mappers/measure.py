@@ -40,11 +40,12 @@ Every reader sees every Measure (definitions, not records): no audit, no reach.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.utils import translation
+from django.utils import timezone, translation
 
 from tiercare.fhir.auth import Client
 from tiercare.fhir.mapping import (
@@ -398,8 +399,17 @@ class MeasureMapper(ComputedMapper):
         wanted = set(resource_ids)
         return [i for i in load_catalogue().indicators if measure_id(i.id) in wanted]
 
-    def exported(self, client: Client) -> list[Any]:
-        return list(load_catalogue().indicators)
+    def exported(self, client: Client, since: Any = None) -> list[Any]:
+        """Every Measure; with ``_since``, none unless the catalogue's edition is dated at or
+        after it (the Measures change only with the catalogue file; its date is their
+        ``date``)."""
+        catalogue = load_catalogue()
+        if since is not None:
+            edition_day = dt.datetime.combine(catalogue.date, dt.time.min,
+                                              tzinfo=timezone.get_default_timezone())
+            if edition_day < since:
+                return []
+        return list(catalogue.indicators)
 
     def to_resource(self, obj: Any, client: Client) -> dict[str, Any]:
         return measure_resource(obj, load_catalogue())
