@@ -27,6 +27,7 @@ from tiercare.kernel.errors import InvalidPeriod
 from tiercare.kernel.periods import parse
 from tiercare.registry.models import Alliance, Institution
 
+FIRST_YEAR, LAST_YEAR = 1901, 2999
 FIELDS = ("indicator", "org_kind", "org", "period", "numerator", "denominator", "value",
           "unit", "target", "status")
 
@@ -67,9 +68,12 @@ class Command(BaseCommand):
 
     def _show(self, period_text: str, org_code: str | None, fmt: str) -> None:
         try:
-            span = Span.of(parse(period_text))
+            period = parse(period_text)
         except InvalidPeriod as err:
             raise CommandError(str(err)) from None
+        if not FIRST_YEAR <= period.year <= LAST_YEAR:  # the dashboards' range (board.YEARS)
+            raise CommandError(f"periods run from {FIRST_YEAR} to {LAST_YEAR}")
+        span = Span.of(period)
         kind, orgs, alliances = _org(org_code)
         try:
             with snapshot.reader() as backend:
