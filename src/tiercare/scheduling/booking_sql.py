@@ -29,6 +29,7 @@ from typing import Any
 
 from django.db import IntegrityError, connection
 
+from tiercare import bulk
 from tiercare.accounts import audit
 from tiercare.accounts.models import AuditEvent
 from tiercare.patients.models import Patient
@@ -52,11 +53,11 @@ def _qn(name: str) -> str:
 
 
 def _columns(model: Any, fields: tuple[str, ...]) -> list[str]:
-    return [_qn(model._meta.get_field(name).column) for name in fields]
+    return [_qn(column) for column in bulk.columns(model, fields)]
 
 
 def _table(model: Any) -> str:
-    return _qn(model._meta.db_table)
+    return _qn(bulk.table(model))
 
 
 @cache

@@ -43,10 +43,6 @@ class Backend(Protocol):
         """The rows of a query."""
         ...
 
-    def run(self, sql: str) -> None:
-        """Run a statement (create a table)."""
-        ...
-
 
 class DuckDBBackend:
     """A DuckDB connection (the snapshot file, or an in-memory database in tests)."""
@@ -58,9 +54,6 @@ class DuckDBBackend:
 
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         return list(self.connection.execute(sql).fetchall())
-
-    def run(self, sql: str) -> None:
-        self.connection.execute(sql)
 
 
 class PostgresBackend:
@@ -77,12 +70,6 @@ class PostgresBackend:
         with connection.cursor() as cursor:
             cursor.execute(translate(sql, "postgres", self.schema))
             return list(cursor.fetchall())
-
-    def run(self, sql: str) -> None:
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute(translate(sql, "postgres", self.schema))
 
     def execute_raw(self, statements: Sequence[str]) -> None:
         """Statements already in PostgreSQL's SQL (schema set-up, staging copies)."""

@@ -28,9 +28,6 @@ class SparkBackend:
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.session.sql(translate(sql, "spark")).collect()]
 
-    def run(self, sql: str) -> None:
-        self.session.sql(translate(sql, "spark"))
-
 
 def export_parquet(duckdb_connection: Any, directory: Path) -> list[str]:
     """Write the snapshot's staging and reference tables as Parquet files in

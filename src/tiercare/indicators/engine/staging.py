@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 
 from tiercare.registry.models import PRIMARY_LEVELS, Alliance, Institution
 
@@ -208,7 +207,3 @@ def reference_rows() -> dict[str, list[tuple[Any, ...]]]:
     return {"dim_institution": institutions,
             "dim_alliance": [(pk, code, name, county or None, lead)
                              for pk, code, name, county, lead in alliances]}
-
-
-def vendor() -> str:
-    return connection.vendor
