@@ -200,7 +200,8 @@ def trend_spans(span: Span) -> list[Span]:
 YEARS = (1901, 2999)
 
 
-def _check_year(year: int) -> None:
+def check_year(year: int) -> None:
+    """:class:`BadFilter` (translated) for a year outside :data:`YEARS`."""
     if not YEARS[0] <= year <= YEARS[1]:
         raise BadFilter(_("Periods run from year %(min)s to year %(max)s.")
                         % {"min": YEARS[0], "max": YEARS[1]})
@@ -222,14 +223,14 @@ def parse_span(period: str | None, ytd: str | None) -> Span | None:
         if month.kind != MONTH:
             raise BadFilter(_("A year to date ends with a month: write it as 2025-07, not "
                               "%(value)s.") % {"value": ytd})
-        _check_year(month.year)
+        check_year(month.year)
         return Span.year_to_date(month.year, month.number)
     if period:
         try:
             chosen = parse(period)
         except InvalidPeriod as err:
             raise BadFilter(err.translated(_)) from None
-        _check_year(chosen.year)
+        check_year(chosen.year)
         return Span.of(chosen)
     return None
 

@@ -33,7 +33,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from tiercare.accounts.roles import Capability
-from tiercare.indicators import reports, scope
+from tiercare.indicators import board, reports, scope
 from tiercare.indicators.engine import analysis, snapshot
 from tiercare.indicators.engine.backends import Backend
 from tiercare.indicators.engine.compute import Span
@@ -75,9 +75,13 @@ def _period(request: HttpRequest) -> Period | None:
     if not raw:
         return None
     try:
-        return parse(raw)
+        period = parse(raw)
+        board.check_year(period.year)  # the dashboards' range: no year 1 or 9999 in the engine
     except InvalidPeriod as error:
         raise _BadRequest(error.translated(_)) from None
+    except board.BadFilter as error:
+        raise _BadRequest(str(error)) from None
+    return period
 
 
 def _refreshed_at() -> dt.datetime | None:
