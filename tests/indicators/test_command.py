@@ -7,11 +7,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import translation
 
 from tests.golden.test_indicators_golden import build_county
 
@@ -23,9 +25,19 @@ def run(*args: str) -> str:
 
 
 @pytest.fixture
-def county(db: Any, settings: Any, tmp_path: Path) -> dict[str, Any]:
+def county(db: Any, settings: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
     settings.DATA_DIR = tmp_path
-    return build_county()
+    with translation.override("en"):  # the English texts below; Chinese: the last test
+        yield build_county()
+
+
+def test_the_command_speaks_chinese_by_default(db: Any, settings: Any, tmp_path: Path):
+    settings.DATA_DIR = tmp_path
+    build_county()
+    with translation.override("zh-hans"):
+        assert "全量刷新" in run("refresh")
+        with pytest.raises(CommandError, match="没有编码为 NOPE 的医共体"):
+            run("show", "--period", "2025", "--org", "NOPE")
 
 
 def test_show_before_any_refresh_says_what_to_run(county: dict[str, Any]):
@@ -61,8 +73,8 @@ def test_show_one_institution_or_township_as_csv_and_table(county: dict[str, Any
 
 @pytest.mark.parametrize("args, message", [
     (("--period", "2025-13"), "not a period"),
-    (("--period", "0001"), "periods run from"),
-    (("--period", "2025", "--org", "NOPE"), "no alliance, institution or township"),
+    (("--period", "0001"), "Periods run from"),
+    (("--period", "2025", "--org", "NOPE"), "No alliance, institution or township"),
 ])
 def test_bad_input_is_refused_with_a_reason(county: dict[str, Any], args: tuple[str, ...],
                                             message: str):

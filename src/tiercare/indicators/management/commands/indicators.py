@@ -18,31 +18,36 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from tqdm import tqdm
 
 from tiercare.indicators import catalogue, rules, services
+from tiercare.indicators.board import YEARS
 from tiercare.indicators.engine import Span, compute, snapshot
 from tiercare.indicators.engine.definitions import ALLIANCE, INSTITUTION, TOWNSHIP
 from tiercare.kernel.errors import InvalidPeriod
 from tiercare.kernel.periods import parse
 from tiercare.registry.models import Alliance, Institution
 
-FIRST_YEAR, LAST_YEAR = 1901, 2999
 FIELDS = ("indicator", "org_kind", "org", "period", "numerator", "denominator", "value",
           "unit", "target", "status")
 
 
 class Command(BaseCommand):
-    help = "Refresh the indicator snapshot, or show indicator values for a period."
+    help = gettext_noop("Refresh the indicator snapshot, or show indicator values for a "
+                        "period.")
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.description = _(self.help)
         verbs = parser.add_subparsers(dest="verb", required=True)
-        refresh = verbs.add_parser("refresh", help="bring the analytics snapshot up to date")
+        refresh = verbs.add_parser("refresh",
+                                   help=_("bring the analytics snapshot up to date"))
         refresh.add_argument("--full", action="store_true",
-                             help="rebuild everything instead of copying changed rows")
-        show = verbs.add_parser("show", help="print indicator values")
-        show.add_argument("--period", required=True, help="2025, 2025Q3 or 2025-07")
-        show.add_argument("--org", help="alliance or institution code, or township code")
+                             help=_("rebuild everything instead of copying changed rows"))
+        show = verbs.add_parser("show", help=_("print indicator values"))
+        show.add_argument("--period", required=True, help="2025, 2025Q3, 2025-07")
+        show.add_argument("--org", help=_("alliance or institution code, or township code"))
         show.add_argument("--format", choices=("table", "csv", "json"), default="table")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -63,16 +68,18 @@ class Command(BaseCommand):
         report = snapshot.refresh(full=full, progress=progress)
         bar.close()
         copied = sum(report.rows.values())
-        self.stdout.write(f"{'full' if report.full else 'incremental'} refresh: "
-                          f"{copied:,} rows copied in {report.seconds:.1f} s")
+        done = (_("full refresh: %(rows)s rows copied in %(seconds)s s") if report.full
+                else _("incremental refresh: %(rows)s rows copied in %(seconds)s s"))
+        self.stdout.write(done % {"rows": f"{copied:,}", "seconds": f"{report.seconds:.1f}"})
 
     def _show(self, period_text: str, org_code: str | None, fmt: str) -> None:
         try:
             period = parse(period_text)
         except InvalidPeriod as err:
-            raise CommandError(str(err)) from None
-        if not FIRST_YEAR <= period.year <= LAST_YEAR:  # the dashboards' range (board.YEARS)
-            raise CommandError(f"periods run from {FIRST_YEAR} to {LAST_YEAR}")
+            raise CommandError(err.translated(_)) from None
+        if not YEARS[0] <= period.year <= YEARS[1]:  # the dashboards' range
+            raise CommandError(_("Periods run from year %(min)s to year %(max)s.")
+                               % {"min": YEARS[0], "max": YEARS[1]})
         span = Span.of(period)
         kind, orgs, alliances = _org(org_code)
         try:
@@ -80,8 +87,8 @@ class Command(BaseCommand):
                 # a year before too: "falling" and "rising" targets compare with it
                 cells = compute(backend, [span, span.a_year_before()], kind, orgs=orgs)
         except FileNotFoundError:
-            raise CommandError("no indicator snapshot yet: run `tiercare indicators "
-                               "refresh` first") from None
+            raise CommandError(_("No indicator snapshot yet: run `tiercare indicators refresh` "
+                                 "first.")) from None
         units = catalogue.load_catalogue()
         targets = {key: services.targets_for(alliance) for key, alliance in alliances.items()}
         before = {(c.indicator, c.org): c.value for c in cells if c.span != span}
@@ -147,4 +154,5 @@ def _org(code: str | None) -> tuple[str, list[str] | None, dict[str, Alliance]]:
     if code.isdigit() and len(code) == 9:
         county = Alliance.objects.filter(county_code=code[:6]).first()
         return TOWNSHIP, [code], ({"*": county} if county else {})
-    raise CommandError(f"no alliance, institution or township with code {code!r}")
+    raise CommandError(_("No alliance, institution or township has the code %(code)s.")
+                       % {"code": code})
