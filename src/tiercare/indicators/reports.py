@@ -41,7 +41,7 @@ from tiercare.indicators.scope import org_name
 from tiercare.kernel import icd10
 from tiercare.kernel.money import format_yuan
 from tiercare.kernel.periods import MONTH, QUARTER, Period
-from tiercare.registry.models import Alliance, Institution, Level
+from tiercare.registry.models import Alliance, Division, Institution, Level
 
 #: Levels from the village up (the order of the cost-structure tables).
 LEVEL_ORDER = (Level.VILLAGE, Level.TOWNSHIP, Level.COUNTY, Level.CITY, Level.PROVINCIAL)
@@ -184,10 +184,19 @@ def diagnosis_label(category: str | None, language: str) -> str:
     return category if name == category else f"{category} {name}"
 
 
-def township_label(code: str | None) -> str:
+def township_label(code: str | None, names: dict[str, str] | None = None) -> str:
+    """A township's name (``names``: already read, code → name; else one query)."""
     if not code:
         return _("Township unknown")
+    if names is not None:
+        return names.get(code) or code
     return org_name(TOWNSHIP, code)
+
+
+def township_names(codes: Sequence[str | None]) -> dict[str, str]:
+    """The names of these townships in one query (``scope.org_name`` reads one)."""
+    wanted = {c for c in codes if c}
+    return dict(Division.objects.filter(code__in=wanted).values_list("code", "name"))
 
 
 def institution_names(ids: Sequence[int | None]) -> dict[int, str]:
@@ -248,7 +257,8 @@ def outflow_view(backend: Backend, alliance: Alliance, span: Span, dimension: st
     if dimension == analysis.DIAGNOSIS:
         lines = [GroupLine(diagnosis_label(r.key, language), r) for r in table.rows]
     else:
-        lines = [GroupLine(township_label(r.key), r) for r in table.rows]
+        names = township_names([r.key for r in table.rows])
+        lines = [GroupLine(township_label(r.key, names), r) for r in table.rows]
     return OutflowView(dimension, table, lines)
 
 
