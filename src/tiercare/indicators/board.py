@@ -927,6 +927,8 @@ def _drill_rows(result: engine_drill.Page, masked: bool) -> tuple[
     names = dict(Patient.objects.filter(pk__in=patients).values_list("pk", "name"))
     institution_ids = {int(d[c]) for d in dicts for c in ("inst_id", "send_id", "recv_id")
                        if d.get(c) is not None}
+    institution_ids |= {int(d[columns[1]]) for d, (label, _n)
+                        in zip(dicts, record_types, strict=True) if label == institution_label}
     institutions = dict(Institution.objects.filter(pk__in=institution_ids)
                         .values_list("pk", "name"))
     townships = dict(Division.objects.filter(
@@ -974,8 +976,7 @@ def _drill_rows(result: engine_drill.Page, masked: bool) -> tuple[
         if label == patient_label:
             identity = person(object_id)
         elif label == institution_label:
-            identity = institutions.get(object_id) or Institution.objects.filter(
-                pk=object_id).values_list("name", flat=True).first() or f"#{object_id}"
+            identity = institutions.get(object_id) or f"#{object_id}"
         else:
             identity = f"#{object_id}"
         cells = [shown_as, identity, *(text(c, d[c]) for c in rest)]
