@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.indicators import tightness_scene as scene
@@ -356,3 +358,19 @@ def test_supporting_indicators_show_their_values_for_the_alliance_and_period(
                              r'data-testid="supporting-value">([^<]+)</strong>', referral))
     assert values == {"up_referrals": "2", "down_referrals": "1", "down_up_ratio": "0.5",
                       "stationed_physician_coverage": "50%"}
+
+
+# --- the back-office ----------------------------------------------------------------------------
+
+
+def test_the_back_office_page_of_an_evaluation_reads_its_grades_and_events_in_a_few_queries(
+        alliance, office, superuser):
+    evaluation = services.create_evaluation(alliance, "2025", by=office)
+    client = client_of(superuser)
+    url = reverse("admin:indicators_tightnessevaluation_change", args=[evaluation.pk])
+    with CaptureQueriesContext(connection) as empty:
+        assert client.get(url).status_code == 200
+    scene.grade_all(evaluation, scene.eight_a(), office)
+    with CaptureQueriesContext(connection) as graded:
+        assert client.get(url).status_code == 200
+    assert len(graded) <= len(empty) + 2  # not one more query per grade or event

@@ -249,12 +249,18 @@ class CriterionGradeInline(ReadOnlyInline):
     fields = ("criterion", "stage", "grade", "comment", "graded_by", "graded_at")
     readonly_fields = fields
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).select_related("graded_by")
+
 
 class EvaluationEventInline(ReadOnlyInline):
     model = EvaluationEvent
     fields = ("at", "action", "side", "from_stage", "to_stage", "criterion", "grade", "by",
               "by_name", "reason")
     readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).select_related("by")
 
 
 class _OwnAllianceOnly:
