@@ -326,7 +326,7 @@ def _event(appointment: Appointment, source: str, target: str, by: User | None, 
 def book(slot: Slot | int, patient: Patient | int, *, by: User | None = None,
          by_name: str = "", source_referral_id: int | None = None, note: str = "",
          now: dt.datetime | None = None, check: Callable[[Slot], None] | None = None,
-         savepoint: bool = True) -> Appointment:
+         ) -> Appointment:
     """Book one place of ``slot`` for ``patient`` (rules.md §4). The pool is the slot's; the
     caller must be allowed to use it (module docstring). The place is taken with one
     conditional update, so a full slot refuses (``slot.full``) whatever the concurrency.
@@ -337,9 +337,7 @@ def book(slot: Slot | int, patient: Patient | int, *, by: User | None = None,
     so a caller need not read them first. ``check`` (optional) looks at the slot read before
     anything is written and raises to refuse (the FHIR interface: "start and end are the
     slot's"). One transaction; inside a caller's it is a savepoint, so that a refusal changes
-    nothing and the caller may go on. ``savepoint=False`` is for a caller whose own
-    transaction (or savepoint) ends with the refusal anyway (the FHIR create): two statements
-    fewer, and a refusal marks the caller's block for rollback.
+    nothing and the caller may go on; on PostgreSQL outside any transaction, none (below).
 
     The statements (a booking storm's hot path, written in SQL: ``booking_sql``, ADR 0016):
     the slot with its schedule and the resident, one ``SELECT`` (the institution is read
@@ -353,7 +351,7 @@ def book(slot: Slot | int, patient: Patient | int, *, by: User | None = None,
     # only write is one statement, and the read before it decides nothing the statement
     # does not check again (open, capacity) — two round trips fewer (ADR 0016)
     alone = booking_sql.one_statement() and not connection.in_atomic_block
-    with contextlib.nullcontext() if alone else transaction.atomic(savepoint=savepoint):
+    with contextlib.nullcontext() if alone else transaction.atomic():
         now = now or timezone.now()
         current, patient = booking_sql.read(slot if isinstance(slot, int) else slot.pk,
                                             patient if isinstance(patient, int)
