@@ -84,11 +84,6 @@ def _period(request: HttpRequest) -> Period | None:
     return period
 
 
-def _refreshed_at() -> dt.datetime | None:
-    stamp = snapshot.state().get("refreshed_at")
-    return dt.datetime.fromisoformat(stamp) if stamp else None
-
-
 def _query(alliance: Alliance, period: Period, **extra: Any) -> str:
     return urlencode({"alliance": alliance.pk, "period": str(period), **extra})
 
@@ -105,13 +100,13 @@ def _compute(request: HttpRequest, build: Builder) -> tuple[
     period = _period(request)
     language = get_language() or "zh-hans"
     try:
-        refreshed_at = _refreshed_at()
+        refreshed_at = board.refreshed_at()
         with snapshot.reader() as backend:
             if period is None:
                 period = reports.default_period(analysis.latest_month(backend, alliance.pk))
             return alliance, alliances, period, refreshed_at, build(
                 backend, alliance, period, language)
-    except FileNotFoundError:
+    except (FileNotFoundError, board.NoSnapshot):
         return alliance, alliances, period or reports.default_period(None), None, None
 
 
