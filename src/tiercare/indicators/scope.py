@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
-from django.utils.translation import gettext as _
 
 from tiercare.accounts.models import Role, User
 from tiercare.accounts.roles import Capability, has_capability
@@ -89,7 +88,3 @@ def org_name(kind: str, key: str) -> str:
         found = None
     return found or key
 
-
-def org_kind_label(kind: str) -> str:
-    return {ALLIANCE: _("Alliance"), INSTITUTION: _("Institution"),
-            TOWNSHIP: _("Township"), LEVEL: _("Level")}.get(kind, kind)
