@@ -194,6 +194,8 @@ def test_targets_and_values_are_written_as_people_read_them():
     assert reports.format_value(Decimal("-3"), Unit.PERCENT_CHANGE) == "-3.00%"
     assert reports.format_value(Decimal("17"), Unit.COUNT) == "17"
     assert reports.format_value(None, Unit.COUNT) == "—"
+    assert reports.format_value(Decimal("6.666"), Unit.PER_10K) in (
+        "6.67 per 10,000", "6.67 /万人")
     assert reports.format_target(Target("x", Comparison.AT_LEAST, Decimal("65")),
                                  Unit.PERCENT) == "≥ 65%"
     assert reports.format_target(Target("x", Comparison.APPROX, Decimal("85"), Decimal("2")),

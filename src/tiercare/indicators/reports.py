@@ -112,8 +112,9 @@ def _plain(value: Decimal, places: int = 2) -> str:
 
 
 def format_value(value: Decimal | None, unit: str) -> str:
-    """A value with its unit: ``89.74%``, ``+3.20%``, ``¥193.41``, ``2.54 h``, ``17``;
-    ``—`` for no value."""
+    """A value with its unit: ``89.74%``, ``+3.20%``, ``¥193.41``, ``2.54 h``,
+    ``6.67 per 10,000``, ``17``; ``—`` for no value. Two places always, where the
+    dashboards (``board.format_value``) drop trailing zeros: the printed report lines up."""
     if value is None:
         return "—"
     if unit in (rules.Unit.PERCENT, rules.Unit.PERCENT_OF_PLAN):
@@ -126,6 +127,8 @@ def format_value(value: Decimal | None, unit: str) -> str:
         return format_yuan(value)
     if unit == rules.Unit.HOURS:
         return _("%(value)s h") % {"value": _plain(value)}
+    if unit == rules.Unit.PER_10K:  # the dashboards' wording (board.format_value)
+        return _("%(n)s per 10,000") % {"n": _plain(value)}
     return _plain(value)
 
 
