@@ -137,10 +137,6 @@ def make_span(first: int, last: int) -> Span:
     return Span(first, last, span_code(first, last))
 
 
-def _of_period(period: periods.Period) -> Span:
-    return make_span(period.year * 100 + period.first_month, period.year * 100 + period.last_month)
-
-
 def span_named(code: str) -> Span | None:
     """The span an id's period part names, written as ids write it (else ``None``)."""
     run = _RUN.fullmatch(code)
@@ -151,7 +147,7 @@ def span_named(code: str) -> Span | None:
         span = make_span(first, last)
     else:
         try:
-            span = _of_period(periods.parse(code))
+            span = Span.of(periods.parse(code))
         except InvalidPeriod:
             return None
     return span if span.label == code and span.first // 100 >= FIRST_YEAR else None
@@ -183,7 +179,7 @@ def _named_period(value: str) -> Span:
     text = value.strip()
     text = text[2:] if text.startswith("eq") else text
     try:
-        return _of_period(periods.parse(text))
+        return Span.of(periods.parse(text))
     except InvalidPeriod:
         raise _bad_period(value) from None
 
