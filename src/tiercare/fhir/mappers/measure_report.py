@@ -371,14 +371,16 @@ class Report:
 Candidate = tuple[Indicator, Subject, Span]
 
 
+def _month(month: int) -> periods.Period:
+    return periods.Period(periods.MONTH, month // 100, month % 100)
+
+
 def _first_day(month: int) -> dt.date:
-    return dt.date(month // 100, month % 100, 1)
+    return _month(month).start
 
 
 def _last_day(month: int) -> dt.date:
-    year, number = divmod(month, 100)
-    following = dt.date(year + number // 12, number % 12 + 1, 1)
-    return following - dt.timedelta(days=1)
+    return _month(month).end
 
 
 def report_status(span: Span, refreshed: dt.datetime) -> str:
