@@ -384,3 +384,24 @@ def test_the_sqlite_shell_copies_in_parts_what_the_connection_would(
     values = _values("alliance", orgs=[str(county["a"].pk)])
     assert {i: (None if v is None else format(v, "f"))
             for (i, _o), v in values.items()} == EXPECTED_A
+
+
+def test_a_damaged_or_outdated_snapshot_reads_as_none_and_a_refresh_rebuilds_it(
+        county: dict[str, Any]):
+    """A snapshot built with other tables (an older version) or not a DuckDB file at all
+    is "no snapshot yet" for the pages (never a 500), and the next refresh is a full one."""
+    import duckdb
+
+    path = snapshot.snapshot_path()
+    with duckdb.connect(str(path)) as db:  # as an older version would have left it
+        db.execute("UPDATE snapshot_state SET value = 'older' WHERE key = 'layout'")
+    with pytest.raises(snapshot.SnapshotUnavailable), snapshot.reader():
+        pass
+    assert snapshot.state() == {}
+    assert snapshot.refresh().full
+    assert _values("alliance", orgs=[str(county["a"].pk)])[
+        ("out_of_county_admissions", str(county["a"].pk))] == 2
+    path.write_bytes(b"not a database")
+    with pytest.raises(snapshot.SnapshotUnavailable), snapshot.reader():
+        pass
+    assert snapshot.refresh().full

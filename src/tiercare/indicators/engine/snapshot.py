@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import functools
 import hashlib
 import os
 import shutil
@@ -242,8 +243,12 @@ def refresh(*, full: bool = False, progress: Progress = _no_progress,
     started_at = timezone.now()
     since: dt.datetime | None = None
     if not full and path.exists():
-        with contextlib.closing(duckdb.connect(str(path))) as db:
-            stamp = _state(db).get("watermark")
+        try:
+            with contextlib.closing(duckdb.connect(str(path))) as db:
+                known = _state(db)
+        except duckdb.Error:  # damaged: rebuild it
+            known = {}
+        stamp = known.get("watermark") if known.get("layout") == layout() else None
         since = dt.datetime.fromisoformat(stamp) - MARGIN if stamp else None
     full = since is None
     target = path.with_name(path.name + ".new") if full else path
@@ -309,7 +314,7 @@ def refresh(*, full: bool = False, progress: Progress = _no_progress,
             db.execute("CREATE OR REPLACE TEMP TABLE touched_ids AS "
                        "SELECT DISTINCT id FROM touched WHERE id IS NOT NULL")
             update_facts(db, "touched_ids")
-        _save_state(db, {"watermark": started_at.isoformat(),
+        _save_state(db, {"layout": layout(), "watermark": started_at.isoformat(),
                          "refreshed_at": timezone.now().isoformat(),
                          "kind": "full" if full else "incremental",
                          "reference": reference})
@@ -325,29 +330,51 @@ def refresh(*, full: bool = False, progress: Progress = _no_progress,
 @contextlib.contextmanager
 def reader(path: Path | None = None) -> Iterator[DuckDBBackend]:
     """The snapshot opened read-only for one piece of work; waits while a refresh writes.
-    ``FileNotFoundError`` when no refresh has run yet."""
+    :class:`SnapshotUnavailable` (a ``FileNotFoundError``: the pages say "no snapshot yet,
+    refresh") when no refresh has run yet, when the file cannot be read, when a writer
+    holds it longer than :data:`READ_WAIT_SECONDS`, or when it was built by a version of
+    the engine with other tables (its facts would not answer today's SQL)."""
     path = path or snapshot_path()
     if not path.exists():
-        raise FileNotFoundError(path)
+        raise SnapshotUnavailable(path)
     deadline = time.monotonic() + READ_WAIT_SECONDS
     while True:
         try:
             db = duckdb.connect(str(path), read_only=True)
             break
-        except duckdb.IOException:
+        except duckdb.IOException as err:
             if time.monotonic() > deadline:
-                raise
+                raise SnapshotUnavailable(path) from err
             time.sleep(0.05)
+        except duckdb.Error as err:  # not a DuckDB file, or a damaged one
+            raise SnapshotUnavailable(path) from err
     try:
+        if _state(db).get("layout") != layout():
+            raise SnapshotUnavailable(path)
         yield DuckDBBackend(db)
     finally:
         db.close()
 
 
+class SnapshotUnavailable(FileNotFoundError):
+    """No snapshot that this version can read (see :func:`reader`); a refresh makes one."""
+
+
+@functools.cache
+def layout() -> str:
+    """A digest of the snapshot's tables as this version builds them (staging columns,
+    reference columns, fact SQL): a snapshot with another layout is refreshed fully."""
+    described = repr(([(s.name, s.columns) for s in staging.STAGES],
+                      sorted(staging.REFERENCE_COLUMNS.items()), sorted(FACTS.items())))
+    return hashlib.sha256(described.encode()).hexdigest()[:16]
+
+
 def state(path: Path | None = None) -> dict[str, str]:
-    """The snapshot's watermark, time and kind of its last refresh ({} when none)."""
+    """The snapshot's watermark, time and kind of its last refresh ({} when there is no
+    snapshot this version can read)."""
     path = path or snapshot_path()
-    if not path.exists():
+    try:
+        with reader(path) as backend:
+            return _state(backend.connection)
+    except SnapshotUnavailable:
         return {}
-    with reader(path) as backend:
-        return _state(backend.connection)
