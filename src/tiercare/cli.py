@@ -179,7 +179,7 @@ def demo(residents: int, port: int, host: str = "127.0.0.1") -> None:
                    "TIERCARE_DATA_DIR."))
     from tiercare.indicators.engine import snapshot
 
-    if not snapshot.snapshot_path().exists():  # the dashboards' first snapshot; the clock
+    if not snapshot.state():  # none this version reads: the dashboards' first; the clock
         print(_("Computing the indicators …"), flush=True)  # keeps it fresh from here on
         report = snapshot.refresh(full=True)
         print(_("Indicator snapshot ready (%(seconds)s s).")
