@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "tiercare.encounters",
     "tiercare.referrals",
     "tiercare.scheduling",
+    "tiercare.chronic",
     "tiercare.notifications",
     "tiercare.indicators",
     "tiercare.fhir",
