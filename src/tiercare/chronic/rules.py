@@ -158,7 +158,9 @@ def check_reading(reading: Reading, disease: str) -> None:
     above diastolic."""
     for name, (low, high) in PLAUSIBLE.items():
         value = getattr(reading, name)
-        if value is not None and not low <= Decimal(value) <= high:
+        # not a number ("NaN") is no reading either; comparing it would raise InvalidOperation
+        if value is not None and not (Decimal(value).is_finite()
+                                      and low <= Decimal(value) <= high):
             raise ReadingError("reading.implausible", name, value)
     if (reading.sbp is None) != (reading.dbp is None):
         raise ReadingError("reading.missing", "dbp" if reading.dbp is None else "sbp")
@@ -401,9 +403,14 @@ class Fulfilment:
 
 def owed_in_span(yearly_count: int, days: int) -> Decimal:
     """Services of a yearly count owed over ``days`` days of a contract: the count pro rata
-    (``yearly_count × days ÷ 365``, two decimals). A whole contract year owes the whole count."""
+    (``yearly_count × days ÷ 365``, two decimals). A whole contract year owes the whole count,
+    also when it holds a 29 February (366 days): a span of ``n`` years of 365 days plus at
+    most the leap days ``n`` years can hold owes exactly ``n`` times the count."""
     if days <= 0:
         return Decimal(0)
+    years, rest = divmod(days, 365)
+    if years and rest <= (years + 3) // 4:
+        return Decimal(yearly_count * years).quantize(Decimal("0.01"))
     return (Decimal(yearly_count * days) / 365).quantize(Decimal("0.01"))
 
 
