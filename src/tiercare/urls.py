@@ -17,6 +17,7 @@ urlpatterns = [
     path("accounts/", include("tiercare.accounts.urls")),
     path("referrals/", include("tiercare.referrals.urls")),
     path("schedules/", include("tiercare.scheduling.urls")),
+    path("family-doctors/", include("tiercare.chronic.urls")),
     path("inbox/", include("tiercare.notifications.urls")),
     path("indicators/", include("tiercare.indicators.urls_reports")),
     path("indicators/", include("tiercare.indicators.urls")),

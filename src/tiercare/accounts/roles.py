@@ -44,6 +44,12 @@ class Capability(StrEnum):
     decided by ``indicators.tightness_services``)."""
     VIEW_INDICATORS = "view_indicators"
     """The indicator dashboards, reports and drill-downs (issue 5; ``indicators.scope``)."""
+    VIEW_FAMILY_DOCTORS = "view_family_doctors"
+    """See family-doctor teams with their coverage and fulfilment, the chronic registries and
+    contracts of the teams one may see (``chronic.services.visible_teams``)."""
+    WORK_FAMILY_DOCTORS = "work_family_doctors"
+    """Sign contracts, enrol residents, record follow-ups and elderly checks, work the team's
+    queue (doctors and nurses of a member institution; rules.md §7–§8)."""
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
@@ -51,12 +57,14 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     Role.ALLIANCE_ADMIN: frozenset(
         {Capability.VIEW_OVERVIEW, Capability.VIEW_GRID, Capability.BACK_OFFICE,
          Capability.VIEW_REFERRALS, Capability.OVERSEE_REFERRALS, Capability.VIEW_SCHEDULES,
-         Capability.VIEW_INDICATORS, Capability.VIEW_TIGHTNESS, Capability.GRADE_TIGHTNESS}
+         Capability.VIEW_INDICATORS, Capability.VIEW_TIGHTNESS, Capability.GRADE_TIGHTNESS,
+         Capability.VIEW_FAMILY_DOCTORS}
     ),
     Role.REGULATOR: frozenset(
         {Capability.VIEW_OVERVIEW, Capability.VIEW_GRID, Capability.VIEW_ALL_ALLIANCES,
          Capability.SEARCH_RESIDENTS, Capability.VIEW_REFERRALS, Capability.OVERSEE_REFERRALS,
-         Capability.VIEW_INDICATORS, Capability.VIEW_TIGHTNESS, Capability.GRADE_TIGHTNESS}
+         Capability.VIEW_INDICATORS, Capability.VIEW_TIGHTNESS, Capability.GRADE_TIGHTNESS,
+         Capability.VIEW_FAMILY_DOCTORS}
     ),
     Role.AUDITOR: frozenset(
         {Capability.VIEW_OVERVIEW, Capability.VIEW_AUDIT, Capability.SEARCH_RESIDENTS,
@@ -64,10 +72,12 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     ),
     Role.DOCTOR: frozenset({Capability.VIEW_OVERVIEW, Capability.SEARCH_RESIDENTS,
                             Capability.VIEW_REFERRALS, Capability.WORK_REFERRALS,
-                            Capability.VIEW_SCHEDULES}),
+                            Capability.VIEW_SCHEDULES, Capability.VIEW_FAMILY_DOCTORS,
+                            Capability.WORK_FAMILY_DOCTORS}),
     Role.NURSE: frozenset({Capability.VIEW_OVERVIEW, Capability.SEARCH_RESIDENTS,
                            Capability.VIEW_REFERRALS, Capability.WORK_REFERRALS,
-                           Capability.VIEW_SCHEDULES}),
+                           Capability.VIEW_SCHEDULES, Capability.VIEW_FAMILY_DOCTORS,
+                           Capability.WORK_FAMILY_DOCTORS}),
     Role.PHARMACIST: frozenset({Capability.VIEW_OVERVIEW, Capability.SEARCH_RESIDENTS}),
 }
 
