@@ -33,6 +33,7 @@ _ALLIANCE_ADMIN_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "registry": ("view", "add", "change"),
     "patients": ("view",),
     "encounters": ("view",),
+    "chronic": ("view", "add", "change"),
 }
 
 
