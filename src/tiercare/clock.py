@@ -33,6 +33,12 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic("tiercare.indicators.tasks.refresh_indicators", 600,
              "dashboards within minutes of the records (issue 5: every day, not every "
              "quarter); an incremental refresh copies only the changed rows"),
+    Periodic("tiercare.chronic.tasks.expire_contracts", 3_600,
+             "a contract ends on its end date (rules.md §7); hourly so the day it ends is "
+             "the day it shows"),
+    Periodic("tiercare.chronic.tasks.remind_family_doctors", 3_600,
+             "one reminder a day per institution (issue 6: overdue follow-ups, expiring "
+             "contracts); hourly runs add nothing once the day's notice is written"),
     Periodic("tiercare.indicators.tasks.refresh_indicators_fully", 86_400,
              "once a day, what an incremental refresh cannot see (deleted rows, merges)"),
 )

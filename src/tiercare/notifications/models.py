@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -32,6 +33,8 @@ class Notification(models.Model):
         COMPLETED = "completed", _("Referral completed")
         CANCELLED = "cancelled", _("Referral cancelled")
         EXPIRED = "expired", _("Referral expired")
+        FOLLOW_UPS_DUE = "follow_ups_due", _("Chronic follow-ups overdue")
+        CONTRACTS_EXPIRING = "contracts_expiring", _("Family-doctor contracts expiring")
 
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     institution = models.ForeignKey(
@@ -49,6 +52,12 @@ class Notification(models.Model):
     green_channel = models.BooleanField(_("emergency green channel"), default=False)
     text = models.CharField(_("text"), max_length=300, blank=True,
                             help_text=_("A reason or note given with the step."))
+    link = models.CharField(_("page"), max_length=200, blank=True,
+                            help_text=_("Where the notice leads when it is not about a "
+                                        "referral (a family-doctor work queue)."))
+    counts = models.JSONField(_("counts"), default=dict, blank=True,
+                              help_text=_("The numbers a reminder reports, shown in the "
+                                          "reader's language."))
     created_at = models.DateTimeField(_("time"), default=timezone.now)
 
     class Meta:
@@ -73,6 +82,18 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.referral_id}"
+
+    @property
+    def summary(self) -> str:
+        """The line under the notice's kind: a reminder's counts in the reader's language,
+        else the reason or note given with the referral step."""
+        if self.kind == self.Kind.FOLLOW_UPS_DUE and self.counts:
+            return gettext("%(overdue)s follow-ups overdue, %(due)s due this week.") % {
+                "overdue": self.counts.get("overdue", 0), "due": self.counts.get("due", 0)}
+        if self.kind == self.Kind.CONTRACTS_EXPIRING and self.counts:
+            return gettext("%(n)s contracts end within %(days)s days.") % {
+                "n": self.counts.get("n", 0), "days": self.counts.get("days", 0)}
+        return self.text
 
 
 class NotificationRead(models.Model):

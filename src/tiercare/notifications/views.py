@@ -57,7 +57,7 @@ def unread_badge(request: HttpRequest) -> HttpResponse:
 @require_POST
 @requires(Capability.VIEW_REFERRALS)
 def open_notice(request: HttpRequest, pk: int) -> HttpResponse:
-    """Mark one notice read and open its referral."""
+    """Mark one notice read and open its referral (or the page it leads to)."""
     user = _user(request)
     where = services.inbox_filter(user)
     notice = (Notification.objects.filter(where, pk=pk).first() if where is not None
@@ -66,7 +66,7 @@ def open_notice(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404(_("No such notification in your inbox."))
     services.mark_read(user, [notice.pk])
     if notice.referral_id is None:
-        return redirect("notifications:inbox")
+        return redirect(notice.link if notice.link.startswith("/") else "notifications:inbox")
     return redirect("referrals:detail", pk=notice.referral_id)
 
 
