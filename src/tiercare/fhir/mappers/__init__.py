@@ -2,13 +2,17 @@
 
 from tiercare.fhir.mappers import (  # noqa: F401
     appointment,
+    care_plan,
+    care_team,
     condition,
     encounter,
+    episode_of_care,
     explanation_of_benefit,
     group,
     location,
     measure,
     measure_report,
+    observation,
     organization,
     patient,
     practitioner,
