@@ -81,6 +81,59 @@ def package(code: str) -> ServicePackage:
     return ServicePackage.objects.get(alliance__isnull=True, code=code)
 
 
+def chronic_care_in(world: Any) -> dict[str, Any]:
+    """Chronic care in the FHIR tests' county (``world``): a team at the township centre led
+    by 李医生 (given the township doctor's account), 张三 (born 1958) under contract with it
+    and on the hypertension registry with one follow-up. Every chronic type then has a
+    resource (the CapabilityStatement walk, the clients' parse of every served type)."""
+    from tiercare.accounts.models import Role
+
+    doctor = world.user(Role.DOCTOR)
+    User.objects.filter(pk=doctor.pk).update(practitioner=world.doctor_practitioner)
+    doctor.refresh_from_db()
+    services.ensure_default_packages()  # a flushed database (live-server tests) has none
+    today = services.today()
+    team = services.create_team(institution=world.township, code="T001-FHIR",
+                                name="城关镇家庭医生团队", lead=world.doctor_practitioner)
+    contract = services.sign_contract(patient=world.patient, team=team,
+                                      packages=[package("basic")],
+                                      consent=Contract.Consent.SIGNATURE, by=doctor)
+    registration = services.enrol(patient=world.patient, disease=rules.HYPERTENSION,
+                                  source=Registration.Source.DIAGNOSIS, by=doctor,
+                                  on=today - dt.timedelta(days=10))
+    follow_up = services.record_follow_up(registration, by=doctor,
+                                          date=today - dt.timedelta(days=1),
+                                          values={"sbp": 148, "dbp": 92,
+                                                  "heart_rate": 76}).follow_up
+    return {"doctor": doctor, "team": team, "contract": contract,
+            "registration": registration, "follow_up": follow_up}
+
+
+def new_observation(world: Any) -> dict[str, Any]:
+    """A blood-pressure panel for 张三 as a HIS posts it, measured by 李医生 (who needs the
+    township doctor's account: ``chronic_care_in``)."""
+    from tiercare.accounts.models import Role
+
+    User.objects.filter(pk=world.user(Role.DOCTOR).pk).update(
+        practitioner=world.doctor_practitioner)
+    return {
+        "resourceType": "Observation", "status": "final",
+        "category": [{"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+            "code": "vital-signs"}]}],
+        "code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
+        "subject": {"reference": f"Patient/{world.patient.pk}"},
+        "effectiveDateTime": services.today().isoformat(),
+        "performer": [{"reference": f"PractitionerRole/employment-"
+                                    f"{world.doctor_practitioner.pk}"}],
+        "component": [
+            {"code": {"coding": [{"system": LOINC, "code": code}]},
+             "valueQuantity": {"value": value, "unit": "mmHg", "system": UCUM,
+                               "code": "mm[Hg]"}}
+            for code, value in (("8480-6", 132), ("8462-4", 84))],
+    }
+
+
 @pytest.fixture
 def scene(db: Any) -> ChronicScene:
     return make_chronic_scene()
