@@ -10,7 +10,9 @@ afterwards (unique constraints stay and hold throughout), and SQLite runs with
 ``synchronous=OFF``; both are restored even when the load fails. Each chunk's rows are
 sampled for the referrals as they are written (``referrals.Collector``). Then the schedules
 of the four weeks from ``now`` (``schedules.build_schedules``) and, in one transaction, the
-referrals with their bookings, beds and follow-up tasks (``referrals.generate``).
+referrals with their bookings, beds and follow-up tasks (``referrals.generate``); then, in
+one transaction, the family-doctor teams, contracts, chronic registries, follow-ups and
+elderly checks (``chronic.generate``, relative to ``now`` too).
 
 Determinism: every random stream is seeded from the seed (and the chunk number); ids are
 assigned here, starting at each table's first free id; created/updated stamps are the last
@@ -51,6 +53,7 @@ from tiercare.registry.models import (
     Practitioner,
 )
 from tiercare.scheduling.models import Bed, Schedule, Slot
+from tiercare.synth import chronic as chronic_mod
 from tiercare.synth import county as county_mod
 from tiercare.synth import reference as ref
 from tiercare.synth import referrals as referrals_mod
@@ -466,6 +469,16 @@ def generate(
             write=lambda model, fields, rows: _Writer(model, fields, stamp).write(
                 rows, complete=True)))
     del collector
+    if progress:
+        from tqdm import tqdm
+
+        tqdm.write(str(_("Family-doctor teams, contracts, chronic registries and follow-ups …")))
+    with transaction.atomic():  # teams, contracts, registries, follow-ups (issue 6 item 9)
+        summary.counts.update(chronic_mod.generate(
+            plan, seed=seed, year=year, until=until, now=now,
+            patients=(first.patient, ids_now.patient),
+            write=lambda model, fields, rows: _Writer(model, fields, stamp).write(
+                rows, complete=True)))
     summary.counts[Schedule._meta.label] = made.schedules
     summary.counts[Slot._meta.label] = Slot.objects.count()
     summary.counts[Bed._meta.label] = made.beds
