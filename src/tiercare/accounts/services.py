@@ -225,7 +225,8 @@ def create_demo_accounts(alliance: Alliance) -> list[tuple[str, str, str]]:
     # the two other ends of the referral loop (issue 4): a village doctor of the township's
     # grid who refers up, and a doctor of the lead hospital who answers
     if village is not None:
-        plan.append(("village_doctor", Role.DOCTOR, village, None, _PHYSICIAN_TITLES))
+        plan.append(("village_doctor", Role.DOCTOR, village, None,
+                     (Practitioner.Title.VILLAGE_DOCTOR, *_PHYSICIAN_TITLES)))
     if lead is not None:
         plan.append(("hospital_doctor", Role.DOCTOR, lead, None, _PHYSICIAN_TITLES))
     accounts: list[tuple[str, str, str]] = []

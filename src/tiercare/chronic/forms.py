@@ -8,6 +8,7 @@ from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tiercare.chronic import rules
 from tiercare.chronic.models import (
@@ -46,7 +47,7 @@ def _number(label: Any, *, decimals: int = 0, step: str = "1") -> forms.Field:
 
 def _date() -> forms.DateField:
     return forms.DateField(label=_("Date"), widget=forms.DateInput(
-        attrs={"type": "date", "class": "form-control form-control-lg"}))
+        format="%Y-%m-%d", attrs={"type": "date", "class": "form-control form-control-lg"}))
 
 
 class ReadingsForm(forms.Form):
@@ -112,7 +113,8 @@ class ScreeningForm(ReadingsForm):
 
 
 class EnrolForm(forms.Form):
-    disease = forms.ChoiceField(label=_("Registry"), choices=Disease.choices)
+    disease = forms.ChoiceField(label=pgettext_lazy("chronic", "Registry"),
+                                choices=Disease.choices)
     diagnosis = forms.CharField(label=_("Diagnosis (ICD-10)"), required=False, max_length=11)
     source = forms.ChoiceField(label=_("Enrolled from"), choices=[
         (Registration.Source.DIAGNOSIS, _("Diagnosis")),

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from tiercare.chronic import rules
 
@@ -150,7 +151,7 @@ class TeamMember(models.Model):
                                      related_name="team_memberships",
                                      verbose_name=_("practitioner"))
     role = models.CharField(_("role in the team"), max_length=20, choices=Role.choices)
-    start_date = models.DateField(_("from"))
+    start_date = models.DateField(pgettext_lazy("date", "from"))
     end_date = models.DateField(_("until"), null=True, blank=True)
 
     class Meta:
@@ -366,7 +367,7 @@ class PriorityGroupMembership(models.Model):
     patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE,
                                 related_name="priority_groups", verbose_name=_("resident"))
     group = models.CharField(_("priority group"), max_length=20, choices=PriorityGroup.choices)
-    start_date = models.DateField(_("from"))
+    start_date = models.DateField(pgettext_lazy("date", "from"))
     end_date = models.DateField(_("until"), null=True, blank=True)
     note = models.CharField(_("note"), max_length=200, blank=True)
 
@@ -390,7 +391,7 @@ class Registration(models.Model):
 
     class Status(models.TextChoices):
         ACTIVE = "active", _("Under management")
-        CLOSED = "closed", _("Closed")
+        CLOSED = "closed", pgettext_lazy("registration", "Closed")
 
     class Source(models.TextChoices):
         DIAGNOSIS = "diagnosis", _("Diagnosis")
