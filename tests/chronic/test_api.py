@@ -471,3 +471,26 @@ def test_without_a_session_the_api_answers_401(scene: ChronicScene) -> None:
     response = Client().get("/api/chronic/teams")
     assert response.status_code == 401
     assert response["Content-Type"] == "application/problem+json"
+
+
+def test_a_resident_is_enrolled_only_in_a_team_the_doctor_sees(client: Client,
+                                                                scene: ChronicScene) -> None:
+    # given a team of the other alliance
+    foreign = services.create_team(institution=scene.base.world.other_township, code="T101-A",
+                                   name="柳园镇一组")
+    # when the GP enrols a resident in it, then it is refused and nothing is enrolled
+    problem(call(client, scene.gp, "post", "/registrations",
+                 {"patient_id": scene.young.pk, "disease": "hypertension",
+                  "team_id": foreign.pk}), 403)
+    assert not Registration.objects.exists()
+
+
+def test_a_contract_names_known_packages_and_a_consent(client: Client,
+                                                       scene: ChronicScene) -> None:
+    body = {"patient_id": scene.young.pk, "team_id": scene.team.pk,
+            "package_ids": [package_id("basic"), 999999], "consent": "signature"}
+    problem(call(client, scene.gp, "post", "/contracts", body), 404)
+    problem(call(client, scene.gp, "post", "/contracts",
+                 {**body, "package_ids": [package_id("basic")], "consent": ""}), 422)
+    problem(call(client, scene.gp, "post", "/contracts", {**body, "package_ids": []}), 422)
+    assert not Contract.objects.exists()

@@ -1018,9 +1018,12 @@ def enrol(request: HttpRequest, payload: EnrolIn) -> Status[dict[str, Any]]:
     """Residents aged 35 and over (rules.md §8), managed by your institution; the first
     follow-up is due within 2 weeks. Already registered is 409."""
     patient = Patient.objects.get(pk=payload.patient_id)
+    team = None
+    if payload.team_id is not None:  # a team the caller sees, not any team of the county
+        team = _visible(services.visible_teams(_user(request)), FamilyDoctorTeam,
+                        payload.team_id)
     registration = services.enrol(patient=patient, disease=payload.disease,
-                                  source=payload.source, by=_user(request),
-                                  team=_get(FamilyDoctorTeam, payload.team_id),
+                                  source=payload.source, by=_user(request), team=team,
                                   diagnosis=payload.diagnosis, on=payload.date,
                                   care_plan=payload.care_plan)
     return Status(201, _fresh_registration(registration))
@@ -1211,14 +1214,12 @@ def work_queue(request: HttpRequest, params: Query[QueueParams]) -> dict[str, An
     else:
         queue = queues.WorkQueue(services.today())
     lists = []
-    reads: list[tuple[object, int, str]] = []
     for key, found in queue.lists.items():
         lists.append({"key": key, "total": found.total,
                       "rows": [_queue_row(key, row, queue.today) for row in found.rows]})
-        label = found.rows[0]._meta.label if found.rows else ""
-        reads.extend((row.pk, row.patient_id, f"API: work queue {key}") for row in found.rows)
-        if reads and label:
-            audit.record_reads(label, reads)
-        reads = []
+        if found.rows:  # one list holds one kind of record
+            audit.record_reads(found.rows[0]._meta.label,
+                               [(row.pk, row.patient_id, f"API: work queue {key}")
+                                for row in found.rows])
     return {"today": queue.today, "team_id": team.pk if team is not None else None,
             "lists": lists}
