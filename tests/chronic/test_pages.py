@@ -123,3 +123,19 @@ def test_the_team_page_shows_coverage_and_fulfilment(scene: Any,
 def test_a_pharmacist_has_no_family_doctor_pages(scene: Any) -> None:
     client = client_for(scene.base.world.user(Role.PHARMACIST))
     assert client.get(reverse("chronic:teams")).status_code == 403
+
+
+def test_the_shared_record_shows_the_contract_and_the_registries(scene: Any,
+                                                                 registered: Registration) -> None:
+    response = client_for(scene.gp).get(reverse("web:resident_record", args=[scene.elderly.pk]))
+    text = response.content.decode()
+    assert 'data-testid="family-doctor-panel"' in text
+    assert reverse("chronic:registration", args=[registered.pk]) in text
+    assert scene.team.name in text
+
+
+def test_the_pages_speak_english_when_asked(scene: Any, registered: Registration) -> None:
+    client = client_for(scene.village_doctor)
+    client.cookies["django_language"] = "en"
+    text = client.get(reverse("chronic:queue"), {"team": scene.team.pk}).content.decode()
+    assert "Work queue" in text and "Overdue" in text

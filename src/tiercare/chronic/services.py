@@ -1214,3 +1214,23 @@ def candidates_from_diagnoses(institution: Institution, *, limit: int = 100) -> 
             rows.append((row["patient_id"], disease, row["last"]))
     return rows
 
+
+
+@dataclass
+class RecordPanel:
+    """What the shared health record shows of family-doctor care (rules.md §7–§8): the
+    contract in force, the registries with their next due dates, the last elderly check."""
+
+    contract: Contract | None
+    registrations: list[Registration]
+    last_check: ElderlyCheck | None
+
+
+def record_panel(patient: Patient) -> RecordPanel:
+    contract = (Contract.objects.filter(patient=patient, status=Contract.Status.ACTIVE)
+                .select_related("team", "doctor").first())
+    registrations = list(Registration.objects.filter(patient=patient,
+                                                     status=Registration.Status.ACTIVE)
+                         .select_related("team", "institution"))
+    last_check = ElderlyCheck.objects.filter(patient=patient).order_by("-date").first()
+    return RecordPanel(contract, registrations, last_check)

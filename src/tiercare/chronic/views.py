@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from tiercare.accounts import audit
@@ -94,12 +95,12 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 QUEUE_TITLES = {
-    "due_this_week": _("Due this week"),
-    "overdue": _("Overdue"),
-    "rechecks": _("Re-checks within 2 weeks"),
-    "contracts_expiring": _("Contracts expiring"),
-    "down_referrals": _("Down-referrals received"),
-    "referral_follow_ups": _("Follow-ups after an up-referral"),
+    "due_this_week": gettext_lazy("Due this week"),
+    "overdue": gettext_lazy("Overdue"),
+    "rechecks": gettext_lazy("Re-checks within 2 weeks"),
+    "contracts_expiring": gettext_lazy("Contracts expiring"),
+    "down_referrals": gettext_lazy("Down-referrals received"),
+    "referral_follow_ups": gettext_lazy("Follow-ups after an up-referral"),
 }
 
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from tiercare.accounts.models import User
 from tiercare.accounts.roles import Capability, has_capability
+from tiercare.chronic import services as chronic_services
 from tiercare.encounters import services as encounter_services
 from tiercare.kernel.errors import KernelError
 from tiercare.patients import services as patient_services
@@ -161,6 +162,8 @@ def resident_record(request: HttpRequest, pk: int) -> HttpResponse:
         **_timeline_page(patient, page),
         "can_refer": has_capability(user, Capability.WORK_REFERRALS)
         and user.institution_id is not None,
+        "family_doctor": chronic_services.record_panel(patient),
+        "sees_family_doctors": has_capability(user, Capability.VIEW_FAMILY_DOCTORS),
     }
     return render(request, "web/resident_record.html", context)
 
