@@ -233,6 +233,11 @@ EXPECTED_A: dict[str, str | None] = {
     "cost_per_admission_growth": None,
     "in_county_fund_share": "48.47",
     "primary_fund_share": "15.79",
+    # no family-doctor contracts: 0 of 10 residents, all 10 in a priority group (born 1958,
+    # 66 on 31 March 2025); no registrations or contracts: no chronic management or
+    # fulfilment cells (tests/golden/test_chronic_indicators_golden.py)
+    "contract_coverage_rate": "0.00",
+    "priority_contract_coverage_rate": "0.00",
 }
 
 

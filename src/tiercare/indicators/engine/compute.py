@@ -3,8 +3,9 @@
 One grouped query per fact and side gives every monthly measure of the request for every
 org unit and month at once (the whole catalogue for every institution × 12 months is one
 scan of each fact); periods are then sums of their months, and values are computed from the
-sums (indicators.md: never by averaging rates). Medians and the stationed-physician coverage
-are computed per period from the records. Values are ``Decimal`` rounded to two places.
+sums (indicators.md: never by averaging rates). Medians, the stationed-physician coverage and
+the chronic indicators (``span`` definitions, ``chronic.py``: one query per relation for all
+spans) are computed per period from the records. Values are ``Decimal`` rounded to two places.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from tiercare.indicators.engine import chronic
 from tiercare.indicators.engine.backends import Backend
 from tiercare.indicators.engine.definitions import (
     DEFINITIONS,
@@ -88,6 +90,12 @@ def _round(value: Decimal) -> Decimal:
     return value.quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
 
 
+def ratio_value(numerator: Decimal, denominator: Decimal | None, scale: int) -> Decimal | None:
+    """``numerator ÷ denominator × scale`` rounded to two places; ``None`` for no
+    denominator."""
+    return _round(numerator / denominator * scale) if denominator else None
+
+
 def _key(value: Any) -> str:
     return str(value)
 
@@ -149,11 +157,15 @@ def compute(backend: Backend, spans: Sequence[Span], org_kind: str,
     months_of = {span: span.months() for span in reach}
     monthly: dict[tuple[str, str], set[str]] = defaultdict(set)
     current: dict[tuple[str, str], set[str]] = defaultdict(set)
+    per_span: dict[str, set[str]] = defaultdict(set)  # relation → measures
     for indicator in todo:
         definition = DEFINITIONS[indicator]
         for name in (definition.numerator, definition.denominator):
             if name:
                 spec = MEASURES[name]
+                if spec.per_span:
+                    per_span[spec.fact].add(name)
+                    continue
                 (monthly if spec.monthly else current)[(spec.fact, spec.side)].add(name)
     low, high = min(s.first for s in reach), max(s.last for s in reach)
     # measure → org → month → sum; present-state measures: measure → org → sum
@@ -182,6 +194,8 @@ def compute(backend: Backend, spans: Sequence[Span], org_kind: str,
                                 f"GROUP BY {column}"):
             for name, value in zip(ordered, row[1:], strict=True):
                 present[name][_key(row[0])] = _decimal(value or 0)
+    # per-span measures: measure → org → span → sum (one query per relation, all spans)
+    spanned = _per_span_sums(backend, per_span, asked, org_kind, orgs)
     zero = Decimal(0)
     span_months = {span: (months[0] if len(months) == 1 else None, months)
                    for span, months in months_of.items()}
@@ -244,11 +258,45 @@ def compute(backend: Backend, spans: Sequence[Span], org_kind: str,
                              if now is not None and before is not None and before != 0
                              else None)
                     cells.append(Cell(indicator, org_kind, org, span, now, before, value))
+        elif definition.kind == "span" and indicator in wanted:
+            numerators, denominators = (spanned.get(definition.numerator, {}),
+                                        spanned.get(definition.denominator, {}))
+            found = set(numerators) | set(denominators)
+            for span in asked:
+                for org in sorted(found if orgs is None else set(orgs)):
+                    numerator = numerators.get(org, {}).get(span, zero)
+                    denominator = denominators.get(org, {}).get(span, zero)
+                    if org not in numerators and org not in denominators:
+                        continue
+                    cells.append(Cell(indicator, org_kind, org, span, numerator, denominator,
+                                      ratio_value(numerator, denominator, definition.scale)))
         elif definition.kind == "median" and indicator in wanted:
             cells.extend(_medians(backend, indicator, definition, org_kind, asked, orgs))
         elif definition.kind == "posted" and indicator in wanted:
             cells.extend(_posted(backend, indicator, org_kind, asked, orgs))
     return cells
+
+
+def _per_span_sums(backend: Backend, relations: dict[str, set[str]], spans: Sequence[Span],
+                   org_kind: str, orgs: Sequence[str] | None,
+                   ) -> dict[str, dict[str, dict[Span, Decimal]]]:
+    """The per-span measures (``chronic.py``) for every org unit of ``org_kind`` and span:
+    one grouped query per relation. Sums in hundredths are turned into units here."""
+    out: dict[str, dict[str, dict[Span, Decimal]]] = defaultdict(lambda: defaultdict(dict))
+    for relation, names in relations.items():
+        ordered = sorted(names)
+        column = SIDES[MEASURES[ordered[0]].side][org_kind]
+        sums = ", ".join(f"{MEASURES[n].sql} AS {n}" for n in ordered)
+        rows = backend.rows(
+            f"{chronic.relation_sql(relation, spans)}SELECT {column} AS org, span_index, "
+            f"{sums} FROM {relation} WHERE {column} IS NOT NULL"
+            f"{_org_filter(column, orgs)} GROUP BY {column}, span_index")
+        for row in rows:
+            org, span = _key(row[0]), spans[int(row[1])]
+            for name, value in zip(ordered, row[2:], strict=True):
+                amount = _decimal(value or 0)
+                out[name][org][span] = amount / 100 if MEASURES[name].hundredths else amount
+    return out
 
 
 def _medians(backend: Backend, indicator: str, definition: Definition, org_kind: str,

@@ -16,7 +16,11 @@ Kinds of computation:
   medians do not add up);
 * ``current`` — numerator and denominator over the snapshot's present state (practitioners,
   institutions, residents), the same for every period: the registry keeps no history;
-* ``posted`` — the stationed-physician coverage of a period (postings that span it all).
+* ``posted`` — the stationed-physician coverage of a period (postings that span it all);
+* ``span`` — numerator measure ÷ denominator measure × scale, where both are sums over a
+  relation computed *for each span* (``per_span`` measures, ``chronic.py``): the chronic
+  management, contract coverage and fulfilment indicators, which do not add up over months
+  (rules.md §7–§8; ADR 0021 — their periods, org units and teams are decided there).
 
 An *org unit* is an alliance, an institution, a township area or a level. Each measure
 belongs to a *side* of its fact: the resident's (alliance and township of the county
@@ -28,6 +32,8 @@ the org kinds its side has: rates of residents have no institution or level.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from tiercare.indicators.engine import chronic
 
 ALLIANCE = "alliance"
 INSTITUTION = "institution"
@@ -70,6 +76,8 @@ class Measure:
     condition: str
     monthly: bool = True
     cube_sql: str = ""  # the same sum over ``cube_event`` (care-event measures)
+    per_span: bool = False  # a sum over a relation of ``chronic.RELATIONS`` per span
+    hundredths: bool = False  # the sum is in hundredths (services owed pro rata)
 
 
 def _event(side: str, rows: str, value: str | None) -> Measure:
@@ -94,6 +102,24 @@ def _arrived(condition: str) -> Measure:
 
 
 _OWN_SERVICE = "source = 'E'"  # only encounters carry the cost structure
+
+def _span(relation: str, side: str, condition: str, value: str = "", *,
+          hundredths: bool = False) -> Measure:
+    """A per-span measure over a relation of ``chronic.py``: rows counted, or ``value``
+    summed (written as a sum of ``value × 1`` so that the pages and FHIR read it as a
+    count of services, not an amount of money)."""
+    sql = (f"SUM({value} * CASE WHEN {condition} THEN 1 ELSE 0 END)" if value
+           else _count(condition))
+    return Measure(relation, side, sql, condition, monthly=False, per_span=True,
+                   hundredths=hundredths)
+
+
+def _managed(condition: str) -> Measure:
+    return _span(chronic.MANAGED, "institution", condition)
+
+
+_HTN = f"disease = '{chronic.HYPERTENSION}'"
+_T2D = f"disease = '{chronic.DIABETES}'"
 
 MEASURES: dict[str, Measure] = {
     # residents' care, wherever it was given (rates of county residents)
@@ -146,6 +172,21 @@ MEASURES: dict[str, Measure] = {
         "fact_institution", "institution",
         _count("kind = 'village_clinic' AND inst_in_county = 1 AND tcm = 1"),
         "kind = 'village_clinic' AND inst_in_county = 1 AND tcm = 1", monthly=False),
+    # chronic registries, family-doctor contracts (per span: chronic.py)
+    "htn_managed": _managed(_HTN),
+    "htn_standard": _managed(f"{_HTN} AND standard = 1"),
+    "htn_controlled": _managed(f"{_HTN} AND controlled = 1"),
+    "t2d_managed": _managed(_T2D),
+    "t2d_standard": _managed(f"{_T2D} AND standard = 1"),
+    "t2d_controlled": _managed(f"{_T2D} AND controlled = 1"),
+    "contract_residents": _span(chronic.COVERAGE, "resident", "1 = 1"),
+    "contracted_residents": _span(chronic.COVERAGE, "resident", "covered = 1"),
+    "priority_residents": _span(chronic.COVERAGE, "resident", "priority = 1"),
+    "priority_contracted": _span(chronic.COVERAGE, "resident", "priority = 1 AND covered = 1"),
+    "services_owed": _span(chronic.FULFILMENT, "institution", "owed > 0", "owed",
+                           hundredths=True),
+    "services_counted": _span(chronic.FULFILMENT, "institution", "owed > 0", "counted",
+                              hundredths=True),
 }
 
 
@@ -168,6 +209,16 @@ class Definition:
 
 def _ratio(numerator: str, denominator: str, scale: int = 100, note: str = "") -> Definition:
     return Definition("ratio", numerator, denominator, scale, note=note)
+
+
+_BY_INSTITUTION = (ALLIANCE, INSTITUTION, TOWNSHIP)
+_MANAGED_NOTE = ("year to date at the span's end; residents once per disease at the managing "
+                 "institution of their latest registration")
+
+
+def _per_span(numerator: str, denominator: str, note: str,
+              kinds: tuple[str, ...] = _BY_INSTITUTION) -> Definition:
+    return Definition("span", numerator, denominator, 100, note=note, org_kinds=kinds)
 
 
 DEFINITIONS: dict[str, Definition] = {
@@ -212,6 +263,31 @@ DEFINITIONS: dict[str, Definition] = {
     "cost_per_admission_growth": Definition("growth", base="cost_per_admission"),
     "in_county_fund_share": _ratio("fund_in_county", "fund_all"),
     "primary_fund_share": _ratio("fund_primary", "fund_institutions"),
+    # rules.md §7–§8, ADR 0021 (chronic.py): definitions, periods and org units
+    "htn_standard_management_rate": _per_span(
+        "htn_standard", "htn_managed",
+        _MANAGED_NOTE + "; standard: the face-to-face follow-ups due by then (N a year, "
+                        "N of the alliance's policy, default 4)"),
+    "htn_control_rate": _per_span(
+        "htn_controlled", "htn_managed", _MANAGED_NOTE + "; the latest follow-up at target"),
+    "t2d_standard_management_rate": _per_span(
+        "t2d_standard", "t2d_managed",
+        _MANAGED_NOTE + "; standard: the face-to-face follow-ups due by then (N a year, "
+                        "N of the alliance's policy, default 4)"),
+    "t2d_control_rate": _per_span(
+        "t2d_controlled", "t2d_managed", _MANAGED_NOTE + "; the latest follow-up at target"),
+    "contract_coverage_rate": _per_span(
+        "contracted_residents", "contract_residents",
+        "a contract covering the span's last day; county residents by where they live",
+        (ALLIANCE, TOWNSHIP)),
+    "priority_contract_coverage_rate": _per_span(
+        "priority_contracted", "priority_residents",
+        "priority groups on the span's last day: 65 and over, 6 and under, on a registry or "
+        "declared", (ALLIANCE, TOWNSHIP)),
+    "contract_fulfilment_rate": _per_span(
+        "services_counted", "services_owed",
+        "contracts covering part of the span, by the team's base institution; services owed "
+        "pro rata to the days covered, each counted up to what it owed"),
 }
 
 #: The operational tables each fact source of the catalogue is read from. An indicator

@@ -18,9 +18,25 @@ translated by SQLGlot for PostgreSQL and Spark (DESIGN.md "Analytics").
 * ``fact_resident`` — county residents alive and active (the population of rates per
   resident), ``fact_institution`` — institutions with their side and TCM services,
   ``fact_practitioner`` — active practitioners with their institution's side.
+* Family-doctor contracts and chronic registries (rules.md §7–§8; ADR 0021):
+  ``fact_registration`` — one row per hypertension or diabetes registration with the side
+  of its *managing institution*, its team, the resident's birth (``yyyymmdd``) and the
+  standard of the managing institution's alliance (``chronic_chronicpolicy``: face-to-face
+  follow-ups a year, whether the annual check is needed; the defaults of
+  ``chronic.rules.Targets`` without a policy); ``fact_contract`` — one row per contract
+  with its last day covered (``ended_on``, else ``end_date``), the side of its team's
+  *base institution* and the resident's side; ``fact_contract_line`` — the package
+  services of each contract (distinct services of its packages); ``fact_delivery`` — one
+  row per service delivered to a contract during its term, counted from the records as
+  ``chronic.services.delivered_counts`` counts them: hypertension and diabetes follow-ups
+  of the resident (any method), elderly checks, outpatient encounters at the team's
+  institutions (its base and the institutions of its current members) and the services
+  recorded by hand (with their service code).
 """
 
 from __future__ import annotations
+
+from tiercare.chronic import rules as chronic_rules
 
 #: Days after an approved out-of-county referral within which an out-of-county admission
 #: counts as managed (the product's own rule; indicators.md: managed_outflow_share).
@@ -124,6 +140,65 @@ WITH {_RESIDENT_SIDE.strip()}
 SELECT rs.patient_id AS id, rs.res_alliance, rs.res_township
 FROM resident_side rs JOIN stg_resident r ON r.id = rs.patient_id
 WHERE r.active = 1 AND r.deceased = 0
+""",
+    "fact_registration": f"""
+SELECT g.id, g.patient_id, g.disease, g.enrolled_day, g.closed_day, g.team_id,
+       g.institution_id AS inst_id, i.level AS inst_level, i.alliance_id AS inst_alliance,
+       i.township AS inst_township, r.birth,
+       COALESCE(p.follow_ups, {chronic_rules.DEFAULT_TARGETS.standard_follow_ups})
+         AS follow_ups_due,
+       COALESCE(p.needs_check, {int(chronic_rules.DEFAULT_TARGETS.standard_needs_annual_check)})
+         AS needs_check
+FROM stg_registration g
+LEFT JOIN dim_institution i ON i.id = g.institution_id
+LEFT JOIN stg_chronic_policy p ON p.alliance_id = i.alliance_id
+LEFT JOIN stg_resident r ON r.id = g.patient_id
+""",
+    "fact_contract": f"""
+WITH {_RESIDENT_SIDE.strip()}
+SELECT c.id, c.patient_id, c.team_id, c.start_day, c.last_day,
+       t.institution_id AS inst_id, i.level AS inst_level, i.alliance_id AS inst_alliance,
+       i.township AS inst_township, rs.res_alliance, rs.res_township
+FROM stg_contract c
+LEFT JOIN stg_team t ON t.id = c.team_id
+LEFT JOIN dim_institution i ON i.id = t.institution_id
+LEFT JOIN resident_side rs ON rs.patient_id = c.patient_id
+""",
+    "fact_contract_line": """
+SELECT DISTINCT cp.contract_id, s.id AS service_id, s.code, s.yearly_count, s.delivered_by
+FROM stg_contract_package cp JOIN stg_package_service s ON s.package_id = cp.package_id
+""",
+    "fact_delivery": f"""
+WITH places AS (
+  SELECT id AS team_id, institution_id FROM stg_team
+  UNION
+  SELECT m.team_id, p.institution_id FROM stg_team_member m
+  JOIN stg_practitioner p ON p.id = m.practitioner_id
+  WHERE m.end_day IS NULL
+)
+SELECT c.id AS contract_id,
+       CASE WHEN f.disease = '{chronic_rules.HYPERTENSION}' THEN 'hypertension_follow_up'
+            ELSE 'diabetes_follow_up' END AS delivered_by,
+       CAST(NULL AS VARCHAR) AS code, f.day
+FROM stg_contract c
+JOIN stg_followup f ON f.patient_id = c.patient_id AND f.day >= c.start_day
+  AND f.day <= c.last_day
+UNION ALL
+SELECT c.id, 'elderly_check', CAST(NULL AS VARCHAR), e.day
+FROM stg_contract c
+JOIN stg_elderly_check e ON e.patient_id = c.patient_id AND e.day >= c.start_day
+  AND e.day <= c.last_day
+UNION ALL
+SELECT c.id, 'primary_visit', CAST(NULL AS VARCHAR), e.day
+FROM stg_contract c
+JOIN places pl ON pl.team_id = c.team_id
+JOIN stg_encounter e ON e.patient_id = c.patient_id AND e.institution_id = pl.institution_id
+  AND e.class = 'outpatient' AND e.day >= c.start_day AND e.day <= c.last_day
+UNION ALL
+SELECT d.contract_id, 'recorded', s.code, d.day
+FROM stg_service_delivery d
+JOIN stg_package_service s ON s.id = d.service_id
+JOIN stg_contract c ON c.id = d.contract_id AND d.day >= c.start_day AND d.day <= c.last_day
 """,
     "fact_institution": """
 SELECT id AS inst_id, level AS inst_level, alliance_id AS inst_alliance,

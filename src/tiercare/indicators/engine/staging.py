@@ -93,11 +93,19 @@ class Stage:
         return sql + (" WHERE " + " AND ".join(conditions) if conditions else "")
 
 
+def ymd_of(column: str, vendor: str) -> str:
+    """SQL for a date column as the integer ``yyyymmdd``: whole years of age on a day are
+    ``day - birth >= years × 10000`` in this form (``chronic.rules.age_on``)."""
+    if vendor == "postgresql":
+        return f"CAST(TO_CHAR({column}, 'YYYYMMDD') AS INTEGER)"
+    return f"CAST(strftime('%Y%m%d', {column}) AS INTEGER)"
+
+
 def _residents(vendor: str) -> str:
     county = "COALESCE(NULLIF(t.insured_county, ''), SUBSTR(t.address_code, 1, 6))"
     return ("SELECT t.id, " + county + ", NULLIF(SUBSTR(t.address_code, 1, 9), ''), "
-            f"{_flag('t.is_active')}, {_flag('t.deceased_date IS NOT NULL')} "
-            "FROM patients_patient t")
+            f"{_flag('t.is_active')}, {_flag('t.deceased_date IS NOT NULL')}, "
+            f"{ymd_of('t.birth_date', vendor)} FROM patients_patient t")
 
 
 def _encounters(vendor: str) -> str:
@@ -141,10 +149,77 @@ def _postings(vendor: str) -> str:
             f"{day_of('t.end_date', vendor, is_date=True)} FROM registry_posting t")
 
 
+# --- family-doctor contracts and chronic registries (rules.md §7–§8; ADR 0021) --------------
+
+
+def _registrations(vendor: str) -> str:
+    return ("SELECT t.id, t.patient_id, t.disease, t.institution_id, t.team_id, "
+            f"{day_of('t.enrolled_on', vendor, is_date=True)}, "
+            f"{day_of('t.closed_on', vendor, is_date=True)} FROM chronic_registration t")
+
+
+#: rules.md §8: a follow-up by phone is not face-to-face (``FollowUp.face_to_face``).
+_FACE_TO_FACE = _flag("t.method <> 'phone'")
+
+
+def _follow_ups(vendor: str) -> str:
+    return ("SELECT t.id, t.patient_id, t.disease, "
+            f"{day_of('t.date', vendor, is_date=True)}, {_FACE_TO_FACE}, "
+            f"{_flag('t.controlled')} FROM chronic_followup t")
+
+
+def _contracts(vendor: str) -> str:
+    return ("SELECT t.id, t.patient_id, t.team_id, "
+            f"{day_of('t.start_date', vendor, is_date=True)}, "
+            f"{day_of('COALESCE(t.ended_on, t.end_date)', vendor, is_date=True)} "
+            "FROM chronic_contract t")
+
+
+def _contract_packages(vendor: str) -> str:
+    return "SELECT t.id, t.contract_id, t.servicepackage_id FROM chronic_contract_packages t"
+
+
+def _package_services(vendor: str) -> str:
+    return ("SELECT t.id, t.package_id, t.code, t.yearly_count, t.delivered_by "
+            "FROM chronic_packageservice t")
+
+
+def _deliveries(vendor: str) -> str:
+    return ("SELECT t.id, t.contract_id, t.service_id, "
+            f"{day_of('t.date', vendor, is_date=True)} FROM chronic_servicedelivery t")
+
+
+def _elderly_checks(vendor: str) -> str:
+    return (f"SELECT t.id, t.patient_id, {day_of('t.date', vendor, is_date=True)} "
+            "FROM chronic_elderlycheck t")
+
+
+def _teams(vendor: str) -> str:
+    return "SELECT t.id, t.institution_id, t.alliance_id FROM chronic_familydoctorteam t"
+
+
+def _team_members(vendor: str) -> str:
+    return ("SELECT t.id, t.team_id, t.practitioner_id, "
+            f"{day_of('t.end_date', vendor, is_date=True)} FROM chronic_teammember t")
+
+
+def _memberships(vendor: str) -> str:
+    return ("SELECT t.id, t.patient_id, "
+            f"{day_of('t.start_date', vendor, is_date=True)}, "
+            f"{day_of('t.end_date', vendor, is_date=True)} "
+            "FROM chronic_prioritygroupmembership t")
+
+
+def _policies(vendor: str) -> str:
+    return (f"SELECT t.id, t.alliance_id, t.standard_follow_ups, "
+            f"{_flag('t.standard_needs_annual_check')} FROM chronic_chronicpolicy t")
+
+
 STAGES: tuple[Stage, ...] = (
     Stage("stg_resident", "patients_patient",
           (("id", "BIGINT"), ("county", "VARCHAR"), ("township", "VARCHAR"),
-           ("active", "INTEGER"), ("deceased", "INTEGER")), _residents),
+           ("active", "INTEGER"), ("deceased", "INTEGER"), ("birth", "INTEGER")),
+          _residents),
     Stage("stg_encounter", "encounters_encounter",
           (("id", "BIGINT"), ("patient_id", "BIGINT"), ("institution_id", "BIGINT"),
            ("class", "VARCHAR"), ("month", "INTEGER"), ("day", "INTEGER"),
@@ -168,6 +243,43 @@ STAGES: tuple[Stage, ...] = (
     Stage("stg_posting", "registry_posting",
           (("id", "BIGINT"), ("practitioner_id", "BIGINT"), ("institution_id", "BIGINT"),
            ("start_day", "INTEGER"), ("end_day", "INTEGER")), _postings, incremental=False),
+    # Registration, FollowUp and Contract have an indexed ``updated_at``; ElderlyCheck has
+    # one too (one row per elderly resident a year). The others have no ``updated_at`` (or
+    # are a few rows) and are copied whole at every refresh.
+    Stage("stg_registration", "chronic_registration",
+          (("id", "BIGINT"), ("patient_id", "BIGINT"), ("disease", "VARCHAR"),
+           ("institution_id", "BIGINT"), ("team_id", "BIGINT"), ("enrolled_day", "INTEGER"),
+           ("closed_day", "INTEGER")), _registrations),
+    Stage("stg_followup", "chronic_followup",
+          (("id", "BIGINT"), ("patient_id", "BIGINT"), ("disease", "VARCHAR"),
+           ("day", "INTEGER"), ("face", "INTEGER"), ("controlled", "INTEGER")), _follow_ups),
+    Stage("stg_contract", "chronic_contract",
+          (("id", "BIGINT"), ("patient_id", "BIGINT"), ("team_id", "BIGINT"),
+           ("start_day", "INTEGER"), ("last_day", "INTEGER")), _contracts),
+    Stage("stg_elderly_check", "chronic_elderlycheck",
+          (("id", "BIGINT"), ("patient_id", "BIGINT"), ("day", "INTEGER")), _elderly_checks),
+    Stage("stg_contract_package", "chronic_contract_packages",
+          (("id", "BIGINT"), ("contract_id", "BIGINT"), ("package_id", "BIGINT")),
+          _contract_packages, incremental=False),
+    Stage("stg_package_service", "chronic_packageservice",
+          (("id", "BIGINT"), ("package_id", "BIGINT"), ("code", "VARCHAR"),
+           ("yearly_count", "INTEGER"), ("delivered_by", "VARCHAR")), _package_services,
+          incremental=False),
+    Stage("stg_service_delivery", "chronic_servicedelivery",
+          (("id", "BIGINT"), ("contract_id", "BIGINT"), ("service_id", "BIGINT"),
+           ("day", "INTEGER")), _deliveries, incremental=False),
+    Stage("stg_team", "chronic_familydoctorteam",
+          (("id", "BIGINT"), ("institution_id", "BIGINT"), ("alliance_id", "BIGINT")), _teams,
+          incremental=False),
+    Stage("stg_team_member", "chronic_teammember",
+          (("id", "BIGINT"), ("team_id", "BIGINT"), ("practitioner_id", "BIGINT"),
+           ("end_day", "INTEGER")), _team_members, incremental=False),
+    Stage("stg_priority_membership", "chronic_prioritygroupmembership",
+          (("id", "BIGINT"), ("patient_id", "BIGINT"), ("start_day", "INTEGER"),
+           ("end_day", "INTEGER")), _memberships, incremental=False),
+    Stage("stg_chronic_policy", "chronic_chronicpolicy",
+          (("id", "BIGINT"), ("alliance_id", "BIGINT"), ("follow_ups", "INTEGER"),
+           ("needs_check", "INTEGER")), _policies, incremental=False),
 )
 
 #: Reference tables built in Python, replaced whole at every refresh.
