@@ -114,7 +114,7 @@ PROFILES: tuple[tuple[str, float, float, float], ...] = (
 #: per-resident chance that a follow-up is at target: (chance, share of residents)
 CONTROL = {
     HTN: ((0.8, 0.33), (0.45, 0.27), (0.1, 0.4)),
-    T2D: ((0.75, 0.26), (0.4, 0.3), (0.08, 0.44)),
+    T2D: ((0.7, 0.25), (0.38, 0.3), (0.07, 0.45)),
 }
 #: residents who are rarely at target keep fewer of their 2-week re-checks
 POOR_CONTROL, POOR_RECHECK_FACTOR = 0.3, 0.4
@@ -226,7 +226,7 @@ class Team:
     members: list[tuple[int, str]] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class Person:
     pid: int
     birth: date
@@ -235,7 +235,7 @@ class Person:
     township: int
 
 
-@dataclass
+@dataclass(slots=True)
 class RegPlan:
     disease: str
     source: str
@@ -299,7 +299,6 @@ class ChronicGenerator:
         self.ids = {model: bulk.next_id(model) for model in TABLES}
         self.rows: dict[type[models.Model], Rows] = {model: [] for model in TABLES}
         self.counts: dict[type[models.Model], int] = dict.fromkeys(TABLES, 0)
-        self.stats: dict[str, int] = {}
         self._day_ts: dict[tuple[date, int], str] = {}
         r = self.r
         self.draw_period = _chooser(r, PERIODS)
@@ -618,10 +617,10 @@ class ChronicGenerator:
         return plans
 
     def earlier_enrolment(self, person: Person, before: date) -> date:
-        """An enrolment date 1 month to 8 years before ``before``, at 35 or older."""
+        """An enrolment date 1 month to 8 years before ``before``, but not before the
+        resident's 35th birthday (which may come after ``before``)."""
         day = before - timedelta(days=self.randint(30, 8 * 365))
-        at_35 = rules.add_years(person.birth, 35)
-        return min(before, max(day, at_35))
+        return max(day, rules.add_years(person.birth, 35))
 
     def diagnosis_enrolment(self, person: Person, first_seen: date) -> date:
         if self.r() < NEW_IN_YEAR_SHARE and first_seen >= self.hist_start and \
@@ -886,7 +885,6 @@ class ChronicGenerator:
             self.day_stamp(reg.enrolled, 10), stamp))
         if reg.source == Registration.Source.SCREENING:
             self.screenings(person, reg)
-        self.stats[f"{reg.disease}_{name}"] = self.stats.get(f"{reg.disease}_{name}", 0) + 1
 
     def place_of(self, person: Person, team: Team, doctor: int) -> int:
         if doctor in team.village_doctors.get(person.village, ()):
@@ -960,9 +958,6 @@ class ChronicGenerator:
         practitioner: int | None = state.doctor
         if urgent is not None:
             referral, institution, practitioner = urgent[0], urgent[1], urgent[2]
-            self.stats["urgent_linked"] = self.stats.get("urgent_linked", 0) + 1
-        elif finding.classification == rules.Classification.URGENT:
-            self.stats["urgent_unlinked"] = self.stats.get("urgent_unlinked", 0) + 1
         if phone:
             method = FollowUp.Method.PHONE
         elif age >= 75 and r() < HOME_VISIT_OLD:
@@ -1032,7 +1027,7 @@ class ChronicGenerator:
             self.day_stamp(day)))
 
 
-@dataclass
+@dataclass(slots=True)
 class _ChainState:
     rid: int
     person: Person
