@@ -21,7 +21,7 @@ def token(db):
 
     def make(scope: str = "system/*.read system/Patient.write system/Encounter.write "
                           "system/ExplanationOfBenefit.write system/Appointment.write "
-                          "system/ServiceRequest.write system/Task.write",
+                          "system/ServiceRequest.write system/Task.write system/Observation.write",
              **reach: Any) -> dict[str, str]:
         if not reach:
             reach = {"whole_county": True}

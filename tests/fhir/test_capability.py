@@ -12,6 +12,7 @@ from tests.fhir.conftest import (
     new_service_request,
     new_settlement,
 )
+from tests.fhir.test_chronic_fhir import chronic_care_in, new_observation
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,7 @@ SAMPLE = {"token": "x", "string": "a", "date": "2025", "number": "1", "reference
 CODED = {"gender": "male", "phone": "13800000000", "active": "true"}
 BODIES = {"Patient": lambda world: new_patient(), "Encounter": new_encounter,
           "ExplanationOfBenefit": new_settlement, "Appointment": new_appointment,
-          "ServiceRequest": new_service_request}
+          "ServiceRequest": new_service_request, "Observation": new_observation}
 
 
 def test_metadata_needs_no_login_and_says_fhir_4_0_1(client):
@@ -35,6 +36,7 @@ def test_every_declared_interaction_and_search_parameter_works(client, world, fh
     from tiercare.indicators.engine import snapshot
 
     settings.DATA_DIR = tmp_path  # MeasureReport is computed from the indicator snapshot
+    chronic_care_in(world)  # a team, a contract, a registration, a follow-up
     snapshot.refresh(full=True)
     statement = client.get("/fhir/metadata").json()
     resources = statement["rest"][0]["resource"]

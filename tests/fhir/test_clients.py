@@ -101,6 +101,9 @@ def test_fhirclient_r4_models_parse_every_served_type(smart, world, fhirpy, sett
                               receiving_institution=world.county_hospital)
     ward = Ward.objects.create(institution=world.county_hospital, code="W1", name="心内病区")
     Bed.objects.create(ward=ward, code="01")
+    from tests.fhir.test_chronic_fhir import chronic_care_in
+
+    chronic_care_in(world)  # CareTeam, CarePlan, EpisodeOfCare, Observation
     snapshot.refresh(full=True)
     for mapper in all_mappers():
         bundle = Bundle(smart.server.request_json(f"{mapper.resource_type}?_count=50"))
