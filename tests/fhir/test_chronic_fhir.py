@@ -779,3 +779,23 @@ def test_ids_are_stable_after_the_record_changes(data, township_his):
     assert before["id"] == after["id"] and before["component"] == after["component"]
     assert read(township_his, f"Observation/check-bp-{data.check.pk}")["id"] == \
         f"check-bp-{data.check.pk}"
+
+
+def test_a_group_export_holds_its_residents_chronic_care(data, fhir, settings, tmp_path):
+    from tests.fhir.test_export import files, finished
+
+    settings.DATA_DIR = tmp_path
+    world = data.scene.base.world
+    own = files(fhir, finished(fhir, f"Group/alliance-{world.alliance.pk}/$export"))
+    assert [r["id"] for r in own["EpisodeOfCare"]] == [str(data.contract.pk)]
+    assert sorted(r["id"] for r in own["CarePlan"]) == sorted(
+        str(r.pk) for r in (data.hypertension, data.diabetes))
+    assert len(own["Observation"]) == 6 + 1 + 1 + 3
+    assert "CareTeam" not in own  # registry data, not a resident's record
+    other = files(fhir, finished(fhir, f"Group/alliance-{world.other_alliance.pk}/$export"))
+    assert not {"CarePlan", "EpisodeOfCare", "Observation"} & set(other)
+    # the export's audit event counts the residents whose plans left
+    exported = AuditEvent.objects.get(action=AuditEvent.Action.EXPORT,
+                                      object_type="chronic.Registration",
+                                      summary__endswith="CarePlan: 2")
+    assert exported.changes["residents"] == 2

@@ -36,6 +36,7 @@ from django_tasks import task
 
 from tiercare.accounts import audit
 from tiercare.accounts.models import AuditEvent
+from tiercare.chronic.models import Contract, ElderlyCheck, FollowUp, Registration, ScreeningReading
 from tiercare.encounters.models import Diagnosis, Encounter, Settlement
 from tiercare.fhir.auth import Client
 from tiercare.fhir.errors import FhirError
@@ -52,12 +53,14 @@ NDJSON = "application/fhir+ndjson"
 OUTPUT_FORMATS = frozenset({"application/fhir+ndjson", "application/ndjson", "ndjson"})
 #: the patient compartment served: what a group export holds
 COMPARTMENT = ("Patient", "Encounter", "Condition", "ExplanationOfBenefit", "Appointment",
-               "ServiceRequest", "Task")
+               "ServiceRequest", "Task", "CarePlan", "EpisodeOfCare", "Observation")
 #: per model of a served part: the path from a record to its resident's id
 RESIDENT_PATHS: dict[type, str] = {Patient: "pk", Encounter: "patient_id",
                                    Diagnosis: "encounter__patient_id",
                                    Settlement: "patient_id", Appointment: "patient_id",
-                                   Referral: "patient_id"}
+                                   Referral: "patient_id", Registration: "patient_id",
+                                   Contract: "patient_id", FollowUp: "patient_id",
+                                   ElderlyCheck: "patient_id", ScreeningReading: "patient_id"}
 CHUNK = 1000
 #: how often (resources) the job's progress is written and its deletion noticed
 PROGRESS_EVERY = 5000
