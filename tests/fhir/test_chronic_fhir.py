@@ -712,10 +712,25 @@ def test_who_may_record_a_reading(scene, township_his, token):
     # a token without write on Observation
     reader = Fhir(Client(), token("system/*.read", institution=world.township.code))
     assert reader.post("Observation", bp_panel(scene)).status_code == 403
-    # a doctor's session records in their own name only where the interface lets people
-    # write (Observation is written by members' systems)
-    assert person(scene.gp).post("Observation", bp_panel(scene)).status_code == 403
     assert not ScreeningReading.objects.exists()
+
+
+def test_a_transaction_records_several_readings_or_none(scene, township_his):
+    def bundle(*resources: dict[str, Any]) -> dict[str, Any]:
+        return {"resourceType": "Bundle", "type": "transaction", "entry": [
+            {"resource": r, "request": {"method": "POST", "url": "Observation"}}
+            for r in resources]}
+
+    week_ago = scene.today - dt.timedelta(days=7)
+    answer = township_his.post("", bundle(bp_panel(scene, day=week_ago), glucose(scene)))
+    assert answer.status_code == 200, answer.content
+    assert [e["response"]["status"] for e in answer.json()["entry"]] == [
+        "201 Created", "201 Created"]
+    assert ScreeningReading.objects.filter(patient=scene.young).count() == 2
+    # one impossible reading: the whole transaction is refused
+    refused = township_his.post("", bundle(bp_panel(scene), bp_panel(scene, sbp=20, dbp=10)))
+    assert refused.status_code == 400, refused.content
+    assert ScreeningReading.objects.filter(patient=scene.young).count() == 2
 
 
 def test_a_pharmacist_named_as_performer_is_refused_by_the_service(scene, township_his):
