@@ -234,10 +234,15 @@ EXPECTED_A: dict[str, str | None] = {
     "in_county_fund_share": "48.47",
     "primary_fund_share": "15.79",
     # no family-doctor contracts: 0 of 10 residents, all 10 in a priority group (born 1958,
-    # 66 on 31 March 2025); no registrations or contracts: no chronic management or
-    # fulfilment cells (tests/golden/test_chronic_indicators_golden.py)
+    # 66 on 31 March 2025); no registrations or contracts: nobody under management, nothing
+    # owed (tests/golden/test_chronic_indicators_golden.py)
     "contract_coverage_rate": "0.00",
     "priority_contract_coverage_rate": "0.00",
+    "htn_standard_management_rate": None,
+    "htn_control_rate": None,
+    "t2d_standard_management_rate": None,
+    "t2d_control_rate": None,
+    "contract_fulfilment_rate": None,
 }
 
 

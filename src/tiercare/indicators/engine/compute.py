@@ -266,8 +266,6 @@ def compute(backend: Backend, spans: Sequence[Span], org_kind: str,
                 for org in sorted(found if orgs is None else set(orgs)):
                     numerator = numerators.get(org, {}).get(span, zero)
                     denominator = denominators.get(org, {}).get(span, zero)
-                    if org not in numerators and org not in denominators:
-                        continue
                     cells.append(Cell(indicator, org_kind, org, span, numerator, denominator,
                                       ratio_value(numerator, denominator, definition.scale)))
         elif definition.kind == "median" and indicator in wanted:
