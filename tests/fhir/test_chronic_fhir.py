@@ -300,6 +300,9 @@ def test_a_registration_is_a_care_plan(data, township_his):
     assert activity["detail"]["status"] == "scheduled"
     assert activity["detail"]["code"]["coding"][0]["code"] == "390906007"
     assert activity["detail"]["scheduledPeriod"] == {"start": registration.next_due.isoformat()}
+    assert [p["reference"] for p in activity["detail"]["performer"]] == [
+        f"CareTeam/{scene.team.pk}", plan["author"]["reference"],
+        f"Organization/institution-{scene.base.world.township.pk}"]
     assert activity["progress"][0]["time"] == registration.last_follow_up_on.isoformat()
     # the diabetes plan carries the type 2 diabetes concept
     diabetes = read(township_his, f"CarePlan/{data.diabetes.pk}")
@@ -335,6 +338,11 @@ def test_care_plan_search(data, township_his):
         f"care-team=CareTeam/{scene.team.pk}": [hypertension],
         f"performer=Practitioner/{scene.base.world.doctor_practitioner.pk}": [
             hypertension, diabetes],
+        f"performer=CareTeam/{scene.team.pk}": [hypertension],
+        f"performer=Organization/institution-{scene.base.world.township.pk}": [
+            hypertension, diabetes],
+        f"performer=Organization/institution-{scene.base.world.village.pk}": [],
+        "performer=Organization/alliance-1": [],
         f"date=ge{(scene.today - dt.timedelta(days=20)).isoformat()}": [hypertension, diabetes],
         "date=lt2020": [],
         f"activity-date={next_due.isoformat()}": [hypertension],

@@ -19,8 +19,9 @@ primary-care institution and the resident's family-doctor team.
   from (``ServiceRequest/N``).
 * ``activity[0]``: the next follow-up (SNOMED CT 390906007 "Follow-up encounter"):
   ``detail.status`` ``scheduled`` while managed (``stopped`` once closed),
-  ``detail.scheduledPeriod.start`` the day it is due, ``detail.performer`` the team or the
-  institution; ``progress`` the date of the last follow-up and whether it was at target.
+  ``detail.scheduledPeriod.start`` the day it is due, ``detail.performer`` the team, the
+  responsible doctor and the managing institution; ``progress`` the date of the last
+  follow-up and whether it was at target.
 
 Read and search only (enrolment runs through the registry's rules in TierCare). Reads are
 scoped to the residents the caller sees, as Encounter, and audited as residents' records
@@ -103,6 +104,16 @@ def _status_filter(value: str, modifier: str) -> Q:
     return Q(status__in=states) if states else NOTHING
 
 
+def _performer_filter(value: str, modifier: str) -> Q:
+    """``performer`` (``activity.detail.performer``): the team, the doctor or the managing
+    institution; a bare id is a practitioner."""
+    for target, model, field in (("CareTeam", FamilyDoctorTeam, "team_id"),
+                                 ("Organization", Institution, "institution_id")):
+        if f"{target}/" in value:
+            return reference_filter(field, target, model)(value, modifier)
+    return reference_filter("doctor_id", "Practitioner", Practitioner)(value, modifier)
+
+
 def _date_param(name: str, field: str, text: str) -> SearchParam:
     return SearchParam("date", text, lambda value, modifier: date_q(
         field, parse_date(name, value), is_date=True))
@@ -127,8 +138,10 @@ class CarePlanMapper(ResourceMapper):
             f"({DISEASE_SYSTEM})", disease_filter),
         "care-team": SearchParam("reference", "The family-doctor team (CareTeam/N)",
                                  reference_filter("team_id", "CareTeam", FamilyDoctorTeam)),
-        "performer": SearchParam("reference", "The responsible doctor (Practitioner/N)",
-                                 reference_filter("doctor_id", "Practitioner", Practitioner)),
+        "performer": SearchParam(
+            "reference", "Who does the follow-ups: the team (CareTeam/N), the responsible "
+            "doctor (Practitioner/N) or the managing institution (Organization/institution-N)",
+            _performer_filter),
         "date": _date_param("date", "enrolled_on", "Enrolment day (prefixes eq, ne, gt, lt, "
                             "ge, le)"),
         "activity-date": _date_param("activity-date", "next_due", "The day the next "
@@ -192,13 +205,17 @@ class CarePlanMapper(ResourceMapper):
     def _next_follow_up(r: Registration, institution: dict[str, Any]) -> dict[str, Any]:
         closed = r.status == Registration.Status.CLOSED
         label = str(_("Follow-up visit"))
+        performers = [team_reference(r.team.pk, r.team.name)] if r.team is not None else []
+        if r.doctor is not None:
+            performers.append(mapper_for("Practitioner").reference(Practitioner, r.doctor.pk,
+                                                                   r.doctor.name))
+        performers.append(institution)
         detail: dict[str, Any] = {
             "code": {"coding": [FOLLOW_UP_CODING], "text": label},
             "status": "stopped" if closed else "scheduled",
             "doNotPerform": False,
             "scheduledPeriod": {"start": r.next_due.isoformat()},
-            "performer": [team_reference(r.team.pk, r.team.name) if r.team is not None
-                          else institution],
+            "performer": performers,
         }
         activity: dict[str, Any] = {"detail": detail}
         if r.last_follow_up_on is not None:
