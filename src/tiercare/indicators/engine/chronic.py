@@ -196,6 +196,8 @@ def _owed_hundredths(count: str, days: str) -> str:
 
 
 def _fulfilment() -> str:
+    # deliveries are counted per span, contract, kind (and service code for services
+    # recorded by hand) first, then matched to the service lines by equality only
     return f"""
 overlap AS (
   SELECT pd.span_index, c.id AS contract_id, c.team_id, c.inst_id, c.inst_level,
@@ -206,28 +208,29 @@ overlap AS (
   JOIN periods pd ON c.start_day <= pd.last_day AND c.last_day >= pd.first_day
   WHERE c.last_day >= c.start_day
 ),
+given AS (
+  SELECT o.span_index, o.contract_id, d.delivered_by, COALESCE(d.code, '') AS code_key,
+         COUNT(*) AS delivered
+  FROM overlap o
+  JOIN fact_delivery d ON d.contract_id = o.contract_id AND d.day >= o.o_first
+    AND d.day <= o.o_last
+  GROUP BY o.span_index, o.contract_id, d.delivered_by, COALESCE(d.code, '')
+),
 lines AS (
   SELECT o.span_index, o.contract_id, o.team_id, o.inst_id, o.inst_level, o.inst_alliance,
-         o.inst_township, o.o_first, o.o_last, l.service_id, l.code, l.delivered_by,
+         o.inst_township, l.service_id, l.delivered_by,
+         CASE WHEN l.delivered_by = 'recorded' THEN l.code ELSE '' END AS code_key,
          {_owed_hundredths('l.yearly_count', '(o.o_last - o.o_first + 1)')} AS owed
   FROM overlap o JOIN fact_contract_line l ON l.contract_id = o.contract_id
 ),
-given AS (
-  SELECT ln.span_index, ln.contract_id, ln.service_id, COUNT(d.contract_id) AS delivered
-  FROM lines ln
-  LEFT JOIN fact_delivery d ON d.contract_id = ln.contract_id
-    AND d.delivered_by = ln.delivered_by
-    AND (ln.delivered_by <> 'recorded' OR d.code = ln.code)
-    AND d.day >= ln.o_first AND d.day <= ln.o_last
-  GROUP BY ln.span_index, ln.contract_id, ln.service_id
-),
 {FULFILMENT} AS (
   SELECT ln.span_index, ln.contract_id, ln.service_id, ln.team_id, ln.inst_id, ln.inst_level,
-         ln.inst_alliance, ln.inst_township, ln.owed, gv.delivered,
-         LEAST(gv.delivered * 100, ln.owed) AS counted
+         ln.inst_alliance, ln.inst_township, ln.owed,
+         COALESCE(gv.delivered, 0) AS delivered,
+         LEAST(COALESCE(gv.delivered, 0) * 100, ln.owed) AS counted
   FROM lines ln
-  JOIN given gv ON gv.span_index = ln.span_index AND gv.contract_id = ln.contract_id
-    AND gv.service_id = ln.service_id
+  LEFT JOIN given gv ON gv.span_index = ln.span_index AND gv.contract_id = ln.contract_id
+    AND gv.delivered_by = ln.delivered_by AND gv.code_key = ln.code_key
 )"""
 
 
