@@ -139,3 +139,15 @@ def test_the_pages_speak_english_when_asked(scene: Any, registered: Registration
     client.cookies["django_language"] = "en"
     text = client.get(reverse("chronic:queue"), {"team": scene.team.pk}).content.decode()
     assert "Work queue" in text and "Overdue" in text
+
+
+def test_the_registry_lists_every_overdue_resident_of_the_team(scene: Any,
+                                                               registered: Registration) -> None:
+    services.enrol(patient=scene.old, disease=rules.HYPERTENSION,
+                   source=Registration.Source.DIAGNOSIS, by=scene.gp, team=scene.team)
+    client = client_for(scene.gp)
+    text = client.get(reverse("chronic:registrations"),
+                      {"due": "overdue", "team": scene.team.pk}).content.decode()
+    assert "孙二" in text and "周三" not in text
+    text = client.get(reverse("chronic:registrations"), {"due": "week"}).content.decode()
+    assert "孙二" not in text

@@ -27,8 +27,9 @@ from django.db.models import Q, QuerySet
 from tiercare.chronic import services
 from tiercare.chronic.models import Contract, FamilyDoctorTeam, Registration
 
-#: rows shown per list; the count says how many there are in all
-PAGE = 100
+#: rows shown per list (a card of the queue page); the count says how many there are in all
+#: and the registry page lists the rest (``?due=overdue|week|recheck``)
+PAGE = 30
 
 
 @dataclass

@@ -24,8 +24,9 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from tiercare.chronic import rules, services
@@ -89,43 +90,51 @@ def _years_ago(day: dt.date, years: int) -> dt.date:
 
 
 def figures(team: FamilyDoctorTeam, first: dt.date, last: dt.date) -> TeamFigures:
-    """The team's figures over ``first``–``last`` (both included)."""
+    """The team's figures over ``first``–``last`` (both included). A handful of grouped
+    queries whatever the team's size; resident ids stay in the database (sub-queries)."""
     result = TeamFigures(first, last)
     residents = Patient.objects.filter(catchment_q(team), is_active=True)
     result.catchment = residents.count()
     covering = Contract.objects.filter(team=team, start_date__lte=last).filter(
         Q(ended_on__isnull=True, end_date__gte=last) | Q(ended_on__gte=last))
-    covered = set(covering.values_list("patient_id", flat=True))
-    in_catchment = set(residents.filter(pk__in=covered).values_list("pk", flat=True))
-    result.contracted = len(covered)
-    result.coverage = Rate(Decimal(len(in_catchment)), Decimal(result.catchment))
+    result.contracted = covering.values("patient_id").distinct().count()
+    covered = residents.filter(pk__in=covering.values("patient_id"))
+    result.coverage = Rate(Decimal(covered.count()), Decimal(result.catchment))
     priority = residents.filter(
         Q(birth_date__lte=_years_ago(last, 65))
         | Q(birth_date__gt=_years_ago(last, 7))
-        | Q(chronic_registrations__status=Registration.Status.ACTIVE,
-            chronic_registrations__enrolled_on__lte=last)
+        | Q(pk__in=Registration.objects.filter(
+            Q(closed_on__isnull=True) | Q(closed_on__gt=last),
+            enrolled_on__lte=last).values("patient_id"))
         | Q(pk__in=PriorityGroupMembership.objects.filter(
             Q(end_date__isnull=True) | Q(end_date__gte=last), start_date__lte=last)
-            .values("patient_id"))).distinct()
-    priority_ids = set(priority.values_list("pk", flat=True))
-    result.priority_coverage = Rate(Decimal(len(priority_ids & in_catchment)),
-                                    Decimal(len(priority_ids)))
+            .values("patient_id")))
+    result.priority_coverage = Rate(
+        Decimal(priority.filter(pk__in=covering.values("patient_id")).count()),
+        Decimal(priority.count()))
     result.fulfilment = _fulfilment(team, first, last)
     _registry_rates(team, first, last, result)
     return result
 
 
-def _window(contract: Contract, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
-    return max(contract.start_date, first), min(services.contract_last_day(contract), last)
-
-
 def _fulfilment(team: FamilyDoctorTeam, first: dt.date, last: dt.date) -> Rate:
-    contracts = list(Contract.objects.filter(team=team, start_date__lte=last).filter(
+    in_span = Contract.objects.filter(team=team, start_date__lte=last).filter(
         Q(ended_on__isnull=True, end_date__gte=first) | Q(ended_on__gte=first))
-        .prefetch_related("packages__services"))
+    contracts = list(in_span.values_list("pk", "patient_id", "start_date", "end_date",
+                                         "ended_on"))
     if not contracts:
         return Rate(Decimal(0), Decimal(0))
-    patients = {c.patient_id for c in contracts}
+    packages: dict[int, list[int]] = defaultdict(list)
+    for contract_id, package_id in Contract.packages.through.objects.filter(
+            contract_id__in=in_span.values("pk")).values_list("contract_id",
+                                                                "servicepackage_id"):
+        packages[contract_id].append(package_id)
+    lines: dict[int, list[tuple[int, str, int]]] = defaultdict(list)
+    for package_id, pk, kind, count in PackageService.objects.filter(
+            package_id__in={p for ids in packages.values() for p in ids}).values_list(
+            "package_id", "pk", "delivered_by", "yearly_count"):
+        lines[package_id].append((pk, kind, count))
+    patients = in_span.values("patient_id")
     seen: dict[tuple[str, int], list[dt.date]] = defaultdict(list)
     D = PackageService.DeliveredBy
     for patient_id, disease, day in FollowUp.objects.filter(
@@ -141,28 +150,28 @@ def _fulfilment(team: FamilyDoctorTeam, first: dt.date, last: dt.date) -> Rate:
     _visits(team, patients, first, last, seen)
     recorded: dict[tuple[int, int], list[dt.date]] = defaultdict(list)
     for contract_id, service_id, day in ServiceDelivery.objects.filter(
-            contract__in=contracts, date__gte=first, date__lte=last).values_list(
-            "contract_id", "service_id", "date"):
+            contract_id__in=in_span.values("pk"), date__gte=first, date__lte=last
+            ).values_list("contract_id", "service_id", "date"):
         recorded[(contract_id, service_id)].append(day)
     owed_total = counted_total = Decimal(0)
-    for contract in contracts:
-        start, end = _window(contract, first, last)
+    for contract_id, patient_id, start_date, end_date, ended_on in contracts:
+        start = max(start_date, first)
+        end = min(ended_on if ended_on is not None else end_date, last)
         days = (end - start).days + 1
         if days <= 0:
             continue
-        for package in contract.packages.all():
-            for service in package.services.all():
-                owed = rules.owed_in_span(service.yearly_count, days)
-                dates = recorded[(contract.pk, service.pk)] \
-                    if service.delivered_by == D.RECORDED \
-                    else seen[(service.delivered_by, contract.patient_id)]
+        for package_id in packages[contract_id]:
+            for service_id, kind, count in lines[package_id]:
+                owed = rules.owed_in_span(count, days)
+                dates = recorded[(contract_id, service_id)] if kind == D.RECORDED \
+                    else seen[(kind, patient_id)]
                 delivered = sum(1 for d in dates if start <= d <= end)
                 owed_total += owed
                 counted_total += min(Decimal(delivered), owed)
     return Rate(counted_total, owed_total)
 
 
-def _visits(team: FamilyDoctorTeam, patients: set[int], first: dt.date, last: dt.date,
+def _visits(team: FamilyDoctorTeam, patients: QuerySet[Any], first: dt.date, last: dt.date,
             seen: dict[tuple[str, int], list[dt.date]]) -> None:
     from tiercare.encounters.models import Encounter, EncounterClass
 

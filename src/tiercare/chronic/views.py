@@ -10,6 +10,7 @@ on the form and changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -150,6 +151,15 @@ def registrations(request: HttpRequest) -> HttpResponse:
     team = request.GET.get("team", "")
     if team.isdigit():
         queryset = queryset.filter(team_id=int(team))
+    due = request.GET.get("due", "")
+    day = services.today()
+    if due == "overdue":
+        queryset = queryset.filter(next_due__lt=day)
+    elif due == "week":
+        queryset = queryset.filter(next_due__gte=day, next_due__lte=queues.week_end(day))
+    elif due == "recheck":
+        queryset = queryset.filter(last_controlled=False, next_due__gte=day,
+                                   next_due__lte=day + dt.timedelta(days=14))
     control = request.GET.get("control", "")
     if control == "no":
         queryset = queryset.filter(last_controlled=False)
@@ -169,7 +179,7 @@ def registrations(request: HttpRequest) -> HttpResponse:
     _read([(r.pk, r.patient_id, "registry list") for r in page.object_list])
     return render(request, "chronic/registrations.html", {
         "page_obj": page, "disease": disease, "status": status, "team": team,
-        "control": control, "q": query, "today": services.today(),
+        "control": control, "due": due, "q": query, "today": day,
         "teams": services.visible_teams(user).order_by("code"),
         "diseases": Disease.choices,
         "statuses": Registration.Status.choices, "may_work": may_work(user),
