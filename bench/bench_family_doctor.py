@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -28,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bench_incoming_queue import report, time_requests  # noqa: E402
 from bench_search import ensure_database, percentile  # noqa: E402
 
 BENCH_USER = "bench_family_doctor_{}"
@@ -54,30 +54,6 @@ def doctor_of(team: object, label: str) -> object:
     return create_user(name, "Bench-family-2026", Role.DOCTOR,
                        institution=team.institution,  # type: ignore[attr-defined]
                        practitioner=member.practitioner if member else None)
-
-
-def time_requests(client: object, urls: list[str]) -> tuple[list[float], list[int]]:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    times: list[float] = []
-    queries: list[int] = []
-    for url in urls:
-        with CaptureQueriesContext(connection) as captured:
-            started = time.perf_counter()
-            response = client.get(url)  # type: ignore[attr-defined]
-            times.append((time.perf_counter() - started) * 1000)
-        assert response.status_code == 200, (url, response.status_code)
-        queries.append(len(captured))
-    return times, queries
-
-
-def report(name: str, times: list[float], queries: list[int], base_p95: float) -> float:
-    p95 = percentile(times, 95)
-    print(f"{name:<38} n={len(times):>3}  p50 {statistics.median(times):8.2f} ms  "
-          f"p95 {p95:8.2f} ms  max {max(times):8.2f} ms  queries {min(queries)}–{max(queries)}"
-          f"  ÷ baseline p95 {p95 / base_p95:7.1f}")
-    return p95
 
 
 def main() -> int:
@@ -120,8 +96,8 @@ def main() -> int:
             client.get(f"/family-doctors/queue/?team={team.pk}")
         if not base_p95:
             base, base_q = time_requests(client, ["/api/health"] * args.requests)
-            base_p95 = report("baseline GET /api/health", base, base_q, 1.0)
             base_p95 = percentile(base, 95)
+            report("baseline GET /api/health", base, base_q, base_p95)
         pages = [
             ("work queue, team", f"/family-doctors/queue/?team={team.pk}"),
             ("work queue, mine", "/family-doctors/queue/?mine=1"),
@@ -132,7 +108,8 @@ def main() -> int:
         ]
         for name, url in pages:
             times, queries = time_requests(client, [url] * args.requests)
-            worst = max(worst, report(name, times, queries, base_p95))
+            report(name, times, queries, base_p95)
+            worst = max(worst, percentile(times, 95))
         registration_ids = list(registrations.values_list("pk", flat=True)[:args.requests])
         today = dt.date.today().isoformat()
         times = []

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from tests.chronic.scene import ChronicScene, make_chronic_scene
 from tests.fhir.conftest import Fhir
-from tiercare.accounts.models import AuditEvent, User
+from tiercare.accounts.models import AuditEvent, Role, User
 from tiercare.chronic import rules, services
 from tiercare.chronic.models import (
     Contract,
@@ -822,3 +822,13 @@ def test_a_group_export_holds_its_residents_chronic_care(data, fhir, settings, t
                                       object_type="chronic.Registration",
                                       summary__endswith="CarePlan: 2")
     assert exported.changes["residents"] == 2
+
+
+def test_a_doctor_signed_in_records_a_reading_and_a_pharmacist_may_not(scene):
+    doctor = person(scene.gp)
+    response = doctor.post("Observation", bp_panel(scene))
+    assert response.status_code == 201, response.content
+    assert ScreeningReading.objects.get().recorded_by == scene.gp
+    pharmacist = person(scene.base.world.user(Role.PHARMACIST))
+    assert pharmacist.post("Observation", bp_panel(scene)).status_code == 403
+    assert ScreeningReading.objects.count() == 1

@@ -77,6 +77,16 @@ def visible_registrations(user: User) -> QuerySet[Registration]:
     return everything.none()
 
 
+def page_of_rows(request: HttpRequest, queryset: QuerySet[Any], rows: QuerySet[Any]) -> Any:
+    """One page of ``queryset``: its ids are paged first without joins, then only those rows
+    are read from ``rows`` (with their names): a deep page does not join what it skips."""
+    ids: Paginator[Any] = Paginator(queryset.values_list("pk", flat=True), PAGE_SIZE)
+    page = ids.get_page(request.GET.get("page"))
+    found = {row.pk: row for row in rows.filter(pk__in=list(page.object_list))}
+    page.object_list = [found[pk] for pk in page.object_list if pk in found]
+    return page
+
+
 def _registration(request: HttpRequest, pk: int) -> Registration:
     found = visible_registrations(_user(request)).select_related(
         "patient", "institution", "team", "doctor", "source_referral").filter(pk=pk).first()
@@ -170,12 +180,9 @@ def registrations(request: HttpRequest) -> HttpResponse:
         queryset = queryset.filter(Q(patient__name__contains=query)
                                    | Q(patient__health_record_no=query)
                                    | Q(patient__name_initials__startswith=query.lower()))
-    ids: Paginator[Any] = Paginator(queryset.order_by("next_due", "id")
-                                    .values_list("pk", flat=True), PAGE_SIZE)
-    page = ids.get_page(request.GET.get("page"))
-    found = {r.pk: r for r in Registration.objects.filter(pk__in=list(page.object_list))
-             .select_related("patient", "team", "doctor", "institution")}
-    page.object_list = [found[pk] for pk in page.object_list if pk in found]
+    page = page_of_rows(request, queryset.order_by("next_due", "id"),
+                        Registration.objects.select_related("patient", "team", "doctor",
+                                                            "institution"))
     _read([(r.pk, r.patient_id, "registry list") for r in page.object_list])
     return render(request, "chronic/registrations.html", {
         "page_obj": page, "disease": disease, "status": status, "team": team,

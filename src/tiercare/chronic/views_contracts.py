@@ -7,7 +7,6 @@ consent, renewal, switching team, termination and services recorded by hand.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -29,7 +28,7 @@ from tiercare.chronic.models import (
     PackageService,
     Registration,
 )
-from tiercare.chronic.views import _patient, _user, may_work, resident_matches
+from tiercare.chronic.views import _patient, _user, may_work, page_of_rows, resident_matches
 from tiercare.errors import DomainError
 from tiercare.web.access import error_text, requires
 
@@ -115,12 +114,9 @@ def contracts(request: HttpRequest) -> HttpResponse:
     if query:
         queryset = queryset.filter(Q(patient__name__contains=query)
                                    | Q(patient__health_record_no=query))
-    ids: Paginator[Any] = Paginator(queryset.order_by("end_date", "id")
-                                    .values_list("pk", flat=True), PAGE_SIZE)
-    page = ids.get_page(request.GET.get("page"))
-    found = {c.pk: c for c in Contract.objects.filter(pk__in=list(page.object_list))
-             .select_related("patient", "team", "doctor").prefetch_related("packages")}
-    page.object_list = [found[pk] for pk in page.object_list if pk in found]
+    page = page_of_rows(request, queryset.order_by("end_date", "id"),
+                        Contract.objects.select_related("patient", "team", "doctor")
+                        .prefetch_related("packages"))
     audit.record_reads(CONTRACT_LABEL, [(c.pk, c.patient_id, "contract list")
                                         for c in page.object_list])
     return render(request, "chronic/contracts.html", {

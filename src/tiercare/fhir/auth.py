@@ -41,6 +41,9 @@ WRITE_ROLES = {
     # (referrals.services.sides_of then decides which step is whose)
     "ServiceRequest": frozenset({Role.DOCTOR, Role.NURSE}),
     "Task": frozenset({Role.DOCTOR, Role.NURSE, Role.ALLIANCE_ADMIN}),
+    # a reading taken at a visit is clinical work (chronic.services.record_screening then
+    # requires a doctor or nurse of a member institution)
+    "Observation": frozenset({Role.DOCTOR, Role.NURSE}),
 }
 
 
