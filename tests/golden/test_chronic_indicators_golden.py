@@ -386,6 +386,27 @@ def test_shorter_spans_are_the_year_to_date_with_follow_ups_due_pro_rata(
     assert ytd["htn_standard_management_rate"] == q2["htn_standard_management_rate"]
 
 
+def test_the_records_behind_a_cell_are_its_residents(county: dict[str, Any]):
+    """The drill-down lists the residents of a management or coverage cell (the service
+    lines of fulfilment are not listed)."""
+    from tiercare.indicators.engine import drill
+
+    a, r = str(county["a"].pk), county["r"]
+    with snapshot.reader() as backend:
+        controlled = drill.records(backend, "htn_control_rate", "numerator", "alliance", a,
+                                   YEAR)
+        managed = drill.records(backend, "htn_control_rate", "denominator", "alliance", a,
+                                YEAR, limit=2)
+        covered = drill.records(backend, "contract_coverage_rate", "numerator", "township",
+                                f"{COUNTY}001", YEAR)
+        with pytest.raises(drill.NotDrillable):
+            drill.records(backend, "contract_fulfilment_rate", "numerator", "alliance", a, YEAR)
+    assert controlled.columns == ("resident", "patient_id", "inst_id")
+    assert [row[1] for row in controlled.rows] == sorted(r[n].pk for n in (2, 4, 6))
+    assert (managed.total, len(managed.rows)) == (4, 2)
+    assert {row[1] for row in covered.rows} == {r[n].pk for n in (1, 2, 3, 5)}
+
+
 def test_the_standard_follows_the_alliance_policy(county: dict[str, Any]):
     a = county["a"]
     policy = ChronicPolicy.objects.create(alliance=a, standard_needs_annual_check=True)

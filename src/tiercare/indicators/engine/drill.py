@@ -1,8 +1,11 @@
 """Drill-down: the records behind one cell — the rows of the numerator or the denominator of
 an indicator for one org unit and span (issue 5 item 3). The rows come from the same fact
 table and the same condition as the measure (``definitions.MEASURES``), so that they add up
-to the cell's count. Who may see them, the masking of names and the audit of the read are
-the caller's (``tiercare.indicators.board``): this module returns ids, never names.
+to the cell's count; the chronic indicators' rows (residents under management, residents of
+the coverage rates) come from their per-span relation for the one span asked
+(``chronic.py``); fulfilment's service lines are not listed. Who may see them, the masking
+of names and the audit of the read are the caller's (``tiercare.indicators.board``): this
+module returns ids, never names.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tiercare.indicators.engine import chronic
 from tiercare.indicators.engine.backends import Backend
 from tiercare.indicators.engine.compute import Span
 from tiercare.indicators.engine.definitions import DEFINITIONS, MEASURES, SIDES, org_kinds
@@ -23,6 +27,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "fact_practitioner": ("'practitioner'", "id", "inst_id", "gp", "title"),
     "fact_resident": ("'resident'", "id", "res_township"),
     "fact_institution": ("'institution'", "inst_id", "kind", "tcm", "tcm_hall"),
+    chronic.MANAGED: ("'resident'", "patient_id", "inst_id"),
+    chronic.COVERAGE: ("'resident'", "patient_id", "res_township"),
 }
 
 
@@ -42,11 +48,13 @@ class Page:
 def measure_of(indicator: str, part: str) -> str:
     """The measure behind ``part`` ("numerator" or "denominator") of ``indicator``."""
     definition = DEFINITIONS.get(indicator)
-    if definition is None or definition.kind not in ("ratio", "count", "current"):
+    if definition is None or definition.kind not in ("ratio", "count", "current", "span"):
         raise NotDrillable(indicator)
     name = definition.numerator if part == "numerator" else definition.denominator
     if part not in ("numerator", "denominator") or not name:
         raise NotDrillable(part)
+    if MEASURES[name].fact not in COLUMNS:
+        raise NotDrillable(indicator)
     return name
 
 
@@ -60,13 +68,16 @@ def records(backend: Backend, indicator: str, part: str, org_kind: str, org: str
     column = SIDES[measure.side][org_kind]
     where = (f"{measure.condition} AND CAST({column} AS VARCHAR) = "
              f"'{org.replace(chr(39), chr(39) * 2)}'")
-    if measure.monthly:
+    prefix = ""
+    if measure.per_span:  # the relation for this one span (span_index 0)
+        prefix = chronic.relation_sql(measure.fact, [span])
+    elif measure.monthly:
         where += f" AND month >= {span.first} AND month <= {span.last}"
     columns = COLUMNS[measure.fact]
     select = ", ".join(columns)
     order = columns[1] if columns[0].startswith("'") else f"{columns[1]}, {columns[0]}"
-    total = backend.rows(f"SELECT COUNT(*) FROM {measure.fact} WHERE {where}")[0][0]
-    rows = backend.rows(f"SELECT {select} FROM {measure.fact} WHERE {where} "
+    total = backend.rows(f"{prefix}SELECT COUNT(*) FROM {measure.fact} WHERE {where}")[0][0]
+    rows = backend.rows(f"{prefix}SELECT {select} FROM {measure.fact} WHERE {where} "
                         f"ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}")
     names = tuple(c.strip("'") if c.startswith("'") else c for c in columns)
     return Page(names, rows, int(total))
