@@ -113,11 +113,23 @@ def test_a_second_contract_is_refused_on_the_form(scene: Any, registered: Regist
     assert Contract.objects.filter(patient=scene.elderly).count() == 1
 
 
-def test_the_team_page_shows_coverage_and_fulfilment(scene: Any,
-                                                     registered: Registration) -> None:
-    response = client_for(scene.gp).get(reverse("chronic:team", args=[scene.team.pk]))
-    text = response.content.decode()
-    assert 'data-testid="team-coverage"' in text and 'data-testid="team-fulfilment"' in text
+def test_the_team_page_shows_coverage_and_fulfilment(scene: Any, registered: Registration,
+                                                     settings: Any, tmp_path: Any) -> None:
+    from tiercare.indicators.engine import snapshot
+
+    settings.DATA_DIR = tmp_path
+    client = client_for(scene.gp)
+    before = client.get(reverse("chronic:team", args=[scene.team.pk])).content.decode()
+    # the catchment is 王家村 (the village doctor's clinic): 张三, 钱一, 孙二 and 周三; only 孙二
+    # has a contract; the priority groups hold 张三 (68), 孙二 (66, registered), 周三 (70)
+    assert 'data-testid="team-coverage">25.0%' in before
+    assert 'data-testid="team-priority-coverage">33.3%' in before
+    assert 'data-testid="team-fulfilment">—' in before  # no snapshot yet: said, not a 500
+    snapshot.refresh(full=True)
+    text = client.get(reverse("chronic:team", args=[scene.team.pk])).content.decode()
+    assert 'data-testid="team-fulfilment">' in text
+    fulfilment = text.split('data-testid="team-fulfilment">')[1].split("<")[0]
+    assert fulfilment.endswith("%"), fulfilment
 
 
 def test_a_pharmacist_has_no_family_doctor_pages(scene: Any) -> None:

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from tiercare.accounts import audit
 from tiercare.accounts.models import AuditEvent, User
 from tiercare.accounts.roles import Capability
-from tiercare.chronic import services, team_rates
+from tiercare.chronic import rules, services, team_rates
 from tiercare.chronic.forms import ContractForm, DeliveryForm, SwitchForm
 from tiercare.chronic.models import (
     Contract,
@@ -76,15 +76,29 @@ def teams(request: HttpRequest) -> HttpResponse:
 
 @requires(Capability.VIEW_FAMILY_DOCTORS)
 def team_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The team lead's view: members, coverage of the catchment (live), and the year's
+    standard-management, control and fulfilment rates (the indicator engine's)."""
     team = _team(request, pk)
-    first, last, year = _span(request)
-    figures = team_rates.figures(team, first, last)
-    diseases = list(Disease.choices)
-    rows = [{"disease": label, "registered": figures.registered.get(d, 0),
-             "management": figures.management[d], "control": figures.control[d]}
-            for d, label in diseases]
+    _first, last, year = _span(request)
+    try:
+        engine = team_rates.engine_figures(team, year, services.today())
+    except FileNotFoundError:
+        engine = None
+    rows = []
+    for disease, label in Disease.choices:
+        prefix = "htn" if disease == rules.HYPERTENSION else "t2d"
+        rows.append({"disease": label, "management": engine.rates.get(
+            f"{prefix}_standard_management_rate") if engine else None,
+            "control": engine.rates.get(f"{prefix}_control_rate") if engine else None})
+    registered = dict(Registration.objects.filter(team=team, status=Registration.Status.ACTIVE)
+                      .values_list("disease").annotate(n=Count("id")).values_list("disease",
+                                                                                  "n"))
+    for row, (disease, _label) in zip(rows, Disease.choices, strict=True):
+        row["registered"] = registered.get(disease, 0)
     return render(request, "chronic/team_detail.html", {
-        "team": team, "members": team_rates.members(team), "figures": figures,
+        "team": team, "members": team_rates.members(team),
+        "coverage": team_rates.coverage(team, last), "engine": engine,
+        "fulfilment": engine.rates.get("contract_fulfilment_rate") if engine else None,
         "rows": rows, "year": year, "years": list(range(services.today().year,
                                                         services.today().year - 4, -1)),
         "works_here": services.works_for(_user(request), team)
