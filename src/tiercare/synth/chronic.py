@@ -304,6 +304,7 @@ class ChronicGenerator:
         self.counts: dict[type[models.Model], int] = dict.fromkeys(TABLES, 0)
         self._day_ts: dict[tuple[date, int], str] = {}
         self.pending = 0
+        self._json: dict[tuple[str, ...], str] = {}
         r = self.r
         self.draw_period = _chooser(r, PERIODS)
         self.draw_profile = _chooser(r, [(p, p[1]) for p in PROFILES])
@@ -335,6 +336,13 @@ class ChronicGenerator:
         if found is None:
             found = self._day_ts[key] = self.stamp(
                 datetime.combine(day, time(hour), tzinfo=CHINA))
+        return found
+
+    def json(self, values: tuple[str, ...]) -> str:
+        """A JSON list of strings (few distinct ones: cached)."""
+        found = self._json.get(values)
+        if found is None:
+            found = self._json[values] = json.dumps(list(values))
         return found
 
     def randint(self, low: int, high: int) -> int:
@@ -1000,10 +1008,10 @@ class ChronicGenerator:
             None if reading.fasting_glucose is None else str(reading.fasting_glucose),
             str(reading.weight_kg), str(reading.height_cm),
             str(rules.bmi(reading.weight_kg, reading.height_cm)),
-            json.dumps(sorted(reading.signs)), symptoms, medication, adherence,
+            self.json(tuple(sorted(reading.signs))), symptoms, medication, adherence,
             reading.adverse_reaction, reading.adverse_intolerable, reading.new_complication,
             complication, finding.classification.value, finding.controlled,
-            json.dumps(list(finding.reasons)), finding.next_due.isoformat(), referral, note,
+            self.json(finding.reasons), finding.next_due.isoformat(), referral, note,
             self.day_stamp(day), self.day_stamp(day)))
         state.last, state.controlled, state.next_due = day, finding.controlled, finding.next_due
         return finding
@@ -1041,7 +1049,7 @@ class ChronicGenerator:
         findings = "".join(found) or self.pick(FINDINGS["ok"])
         self.add(ElderlyCheck, (
             self.take(ElderlyCheck), person.pid, day.isoformat(), team.centre,
-            self.pick(team.gps), json.dumps(items), sbp, dbp, self.randint(60, 92),
+            self.pick(team.gps), self.json(tuple(items)), sbp, dbp, self.randint(60, 92),
             str(glucose), str(weight), str(height), str(bmi), findings, self.day_stamp(day),
             self.day_stamp(day)))
 
