@@ -68,7 +68,8 @@ ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {
     ),
     Role.AUDITOR: frozenset(
         {Capability.VIEW_OVERVIEW, Capability.VIEW_AUDIT, Capability.SEARCH_RESIDENTS,
-         Capability.VIEW_REFERRALS, Capability.OVERSEE_REFERRALS, Capability.VIEW_INDICATORS}
+         Capability.VIEW_REFERRALS, Capability.OVERSEE_REFERRALS, Capability.VIEW_INDICATORS,
+         Capability.VIEW_FAMILY_DOCTORS}
     ),
     Role.DOCTOR: frozenset({Capability.VIEW_OVERVIEW, Capability.SEARCH_RESIDENTS,
                             Capability.VIEW_REFERRALS, Capability.WORK_REFERRALS,

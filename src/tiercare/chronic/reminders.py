@@ -1,6 +1,7 @@
 """Reminders of family-doctor work through the inbox (issue 6 item 6: "Reminders through the
 inbox"): once a day each primary-care institution with registrations overdue or re-checks due
-this week, and each with contracts expiring within the alliance's window, gets one notice
+this week, and each with contracts expiring within its alliance's window (``ChronicPolicy``,
+default 30 days), gets one notice
 with the counts and a link to its work queue. Idempotent: at most one notice of each kind per
 institution and day (China Standard Time), however often the task runs.
 """
@@ -15,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tiercare.chronic import queues, services
-from tiercare.chronic.models import Contract, Registration
+from tiercare.chronic.models import ChronicPolicy, Contract, Registration
 from tiercare.notifications.models import Notification
 
 
@@ -35,10 +36,19 @@ def remind(now: dt.datetime | None = None) -> int:
     overdue = Counter(active.filter(next_due__lt=day).values_list("institution_id", flat=True))
     due = Counter(active.filter(Q(next_due__gte=day, next_due__lte=week_end))
                   .values_list("institution_id", flat=True))
-    window = dt.timedelta(days=services.policy_for(None).expiring_within_days)
-    expiring = Counter(Contract.objects.filter(status=Contract.Status.ACTIVE, end_date__gte=day,
-                                               end_date__lte=day + window)
-                       .values_list("team__institution_id", flat=True))
+    windows = {policy.alliance_id: policy.expiring_within_days
+               for policy in ChronicPolicy.objects.all()}
+    longest = max([*windows.values(), services.policy_for(None).expiring_within_days])
+    expiring: Counter[int] = Counter()
+    days_of: dict[int, int] = {}
+    for institution_id, alliance_id, end_date in Contract.objects.filter(
+            status=Contract.Status.ACTIVE, end_date__gte=day,
+            end_date__lte=day + dt.timedelta(days=longest)).values_list(
+            "team__institution_id", "team__alliance_id", "end_date"):
+        window = windows.get(alliance_id, services.policy_for(None).expiring_within_days)
+        days_of[institution_id] = window
+        if end_date <= day + dt.timedelta(days=window):
+            expiring[institution_id] += 1
     link = reverse("chronic:queue")
     rows: list[Notification] = []
     done = _already(Notification.Kind.FOLLOW_UPS_DUE, day)
@@ -55,7 +65,8 @@ def remind(now: dt.datetime | None = None) -> int:
             continue
         rows.append(Notification(kind=Notification.Kind.CONTRACTS_EXPIRING,
                                  institution_id=institution_id,
-                                 counts={"n": count, "days": window.days}, link=link,
+                                 counts={"n": count, "days": days_of[institution_id]},
+                                 link=link,
                                  created_at=now))
     Notification.objects.bulk_create(rows)
     return len(rows)

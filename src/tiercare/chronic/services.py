@@ -51,9 +51,10 @@ STAFF_ROLES = frozenset({Role.DOCTOR, Role.NURSE})
 PACKAGES_FILE = Path(__file__).parent / "data" / "packages.toml"
 
 #: ICD-10 categories that put a resident on a registry (rules.md §8: primary hypertension;
-#: type-2 diabetes). I10–I15 hypertensive diseases; E11 type-2 diabetes.
+#: type-2 diabetes): I10–I13, essential hypertension and its heart and kidney disease (I15,
+#: secondary hypertension, is left out: its cause is treated, not the registry's); E11.
 DIAGNOSIS_PREFIXES: dict[str, tuple[str, ...]] = {
-    rules.HYPERTENSION: ("I10", "I11", "I12", "I13", "I15"),
+    rules.HYPERTENSION: ("I10", "I11", "I12", "I13"),
     rules.DIABETES: ("E11",),
 }
 DEFAULT_DIAGNOSIS = {rules.HYPERTENSION: "I10", rules.DIABETES: "E11.9"}
@@ -720,6 +721,10 @@ def enrol(*, patient: Patient, disease: str, source: str, by: User | None,
     if Registration.objects.filter(patient=current, disease=disease,
                                    status=Registration.Status.ACTIVE).exists():
         raise _already(disease)
+    if team is not None and team.alliance_id != institution.alliance_id:
+        raise ChronicInvalid("registration.team",
+                             _("The team %(team)s is not of the managing institution's "
+                               "alliance."), team=team.name)
     contract = active_contract(current)
     if team is None and contract is not None:
         team = contract.team
@@ -751,6 +756,7 @@ def close_registration(registration: Registration, *, by: User, reason: str,
                        on: dt.date | None = None) -> Registration:
     staff = _staff(by)
     current = Registration.objects.select_for_update().get(pk=registration.pk)
+    _in_scope(staff, current.patient)
     if current.status != Registration.Status.ACTIVE:
         raise ChronicConflict("registration.closed", _("This registration is already closed."))
     if reason not in Registration.CloseReason.values:
@@ -809,10 +815,13 @@ def _decimal(value: Any, name: str) -> Decimal | None:
     if value is None or value == "":
         return None
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite():
         raise ChronicInvalid("reading.number", _("The %(field)s must be a number."),
-                             field=FIELD_LABELS.get(name, name)) from None
+                             field=FIELD_LABELS.get(name, name))
+    return number
 
 
 def _int(value: Any, name: str) -> int | None:
@@ -1013,6 +1022,7 @@ def propose_up_referral(follow_up: FollowUp, *, by: User) -> Any:
     staff = _staff(by)
     current = FollowUp.objects.select_for_update().select_related(
         "registration", "patient", "institution").get(pk=follow_up.pk)
+    _in_scope(staff, current.patient)
     if current.referral_id is not None:
         return current.referral
     if current.classification not in (rules.Classification.REFER_UP,

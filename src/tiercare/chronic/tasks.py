@@ -1,5 +1,6 @@
 """Background tasks of family-doctor work (django-tasks in the database, ADR 0008), both
-idempotent and enqueued daily by the clock (``tiercare.clock``):
+idempotent and enqueued hourly by the clock (``tiercare.clock``; a day's work is done by the
+first run of the day):
 
 * ``expire_contracts`` ends the contracts whose period is over (rules.md §7);
 * ``remind_family_doctors`` puts the day's reminders in the inboxes (``chronic.reminders``).

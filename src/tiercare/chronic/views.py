@@ -117,8 +117,8 @@ QUEUE_TITLES = {
 
 @requires(Capability.WORK_FAMILY_DOCTORS)
 def queue(request: HttpRequest) -> HttpResponse:
-    """Today's work queue of a team (``?team=``) or of the doctor (``?mine=1``, the default
-    for a doctor who answers for residents)."""
+    """Today's work queue of a team (``?team=``, by default the first of the user's teams) or
+    of the doctor (``?mine=1``: the registrations and contracts they answer for)."""
     user = _user(request)
     teams = list(services.teams_of(user).select_related("institution"))
     team: FamilyDoctorTeam | None = None

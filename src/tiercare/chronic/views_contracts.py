@@ -121,9 +121,11 @@ def contracts(request: HttpRequest) -> HttpResponse:
     if team.isdigit():
         queryset = queryset.filter(team_id=int(team))
     today = services.today()
+    window = services.policy_for(user.alliance_id or getattr(user.institution, "alliance_id",
+                                                             None)).expiring_within_days
     if request.GET.get("expiring") == "1":
         queryset = queryset.filter(status=Contract.Status.ACTIVE, end_date__gte=today,
-                                   end_date__lte=today + dt.timedelta(days=30))
+                                   end_date__lte=today + dt.timedelta(days=window))
     query = request.GET.get("q", "").strip()
     if query:
         queryset = queryset.filter(Q(patient__name__contains=query)
@@ -135,7 +137,7 @@ def contracts(request: HttpRequest) -> HttpResponse:
                                         for c in page.object_list])
     return render(request, "chronic/contracts.html", {
         "page_obj": page, "status": status, "team": team, "q": query, "today": today,
-        "expiring": request.GET.get("expiring") == "1",
+        "expiring": request.GET.get("expiring") == "1", "window": window,
         "teams": services.visible_teams(user).order_by("code"),
         "statuses": Contract.Status.choices, "may_work": may_work(user),
     })
