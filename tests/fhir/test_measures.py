@@ -184,7 +184,7 @@ def test_measures_of_each_kind_say_how_they_score(fhir):
         "relatedArtifact"]
     watched = measure("up_referrals")
     assert "improvementNotation" not in watched
-    declared = measure("htn_control_rate")
+    declared = measure("budget_execution")
     assert declared["status"] == "draft" and "group" not in declared
     assert not any(e["url"].endswith("subject-kind") for e in declared["extension"])
 
@@ -380,7 +380,7 @@ def test_bad_periods_are_400_and_unknown_measures_or_subjects_match_nothing(fhir
         response = fhir.get(f"MeasureReport?subject=alliance-{a}&period={quote(bad)}")
         assert response.status_code == 400, (bad, response.content)
         assert response.json()["resourceType"] == "OperationOutcome"
-    for nothing in ("measure=no-such-measure", "measure=htn-control-rate",
+    for nothing in ("measure=no-such-measure", "measure=budget-execution",
                     "measure=http://example.org/fhir/Measure/in-county-visit-rate",
                     "subject=Patient/1", "subject=Organization/department-1",
                     f"subject=Organization/alliance-{a + 1000}", "status=draft"):
@@ -390,7 +390,7 @@ def test_bad_periods_are_400_and_unknown_measures_or_subjects_match_nothing(fhir
     for missing in (f"in-county-visit-rate.alliance-{a}.2025q1",
                     f"in-county-visit-rate.alliance-{a}.202501-202503",
                     f"in-county-visit-rate.institution-{county['v1'].pk}.2025Q1",
-                    f"htn-control-rate.alliance-{a}.2025Q1",
+                    f"budget-execution.alliance-{a}.2025Q1",
                     f"in-county-visit-rate.alliance-{a}.1899", "x", "a.b.c.d",
                     f"in-county-visit-rate.alliance-{a}.2999"):
         response = fhir.get(f"MeasureReport/{missing}")
