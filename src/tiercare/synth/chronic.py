@@ -9,7 +9,7 @@ What is made (rates below; assumptions in the constants' comments):
   the team's villages (each team covers a contiguous share of the township's villages), a
   nurse, a public-health doctor when the centre has one, and the lead hospital's physician
   posted to the township (registry ``Posting``) as county specialist.
-* **Registries**: residents whose encounters carry I10–I15 or E11 diagnoses are enrolled up to
+* **Registries**: residents whose encounters carry I10–I13 or E11 diagnoses are enrolled up to
   the managed shares of residents aged 35 and over (:data:`MANAGED`), mostly from those
   diagnoses, some from screening (three raised readings, written as ``ScreeningReading``),
   some from the synthetic down-referrals with such a diagnosis that reached primary care
