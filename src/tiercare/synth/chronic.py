@@ -16,8 +16,8 @@ What is made (rates below; assumptions in the constants' comments):
   (``source_referral`` and ``care_plan`` linked, as ``chronic.services.enrol_down_referral``
   does). When the encounters hold too few, screening makes up the rest. Enrolment dates spread
   over earlier years and the history year; the managing institution is the township centre of
-  the resident's address, the team the one covering the resident's village, the doctor often
-  the village doctor.
+  the resident's address, the team that of the resident's active contract (else the team
+  covering the resident's village), the doctor a team member, often the village doctor.
 * **Follow-ups**: a chain per registration at the visit rhythm the classification asks for
   (90 days when controlled, 2 weeks after an uncontrolled one when the resident comes back),
   by adherence profile (:data:`PROFILES`): regular, irregular, phone only, lost (none in the
@@ -145,7 +145,7 @@ PACKAGE_TAKEN = 0.9
 DELIVERY_SHARE = 0.6
 #: residents 65 and over with the elderly check in the history year
 ELDERLY_CHECK_SHARE = 0.66
-#: declared priority groups: (group, share of the eligible, ages)
+#: declared priority groups: (group, share of the eligible, ages, sex "2" = women only)
 DECLARED: tuple[tuple[str, float, tuple[int, int], str], ...] = (
     ("pregnant", 0.04, (20, 40), "2"),
     ("disabled", 0.02, (0, 120), ""),
