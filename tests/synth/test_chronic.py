@@ -36,6 +36,7 @@ from tiercare.chronic.models import (
     TeamMember,
 )
 from tiercare.chronic.queues import work_queue
+from tiercare.chronic.services import DIAGNOSIS_PREFIXES
 from tiercare.patients.models import Patient
 from tiercare.referrals.models import Direction
 from tiercare.registry.models import Institution, Level, Posting
@@ -132,7 +133,7 @@ def test_down_referral_enrolments_carry_the_referral_and_its_care_plan(county):
     for reg in linked:
         referral = reg.source_referral
         assert referral.direction == Direction.DOWN and referral.patient_id == reg.patient_id
-        assert referral.diagnosis.startswith(("I10", "I11", "I12", "I13", "I15", "E11"))
+        assert referral.diagnosis.startswith(DIAGNOSIS_PREFIXES[reg.disease])
         assert reg.care_plan
     assert not Registration.objects.filter(source=Registration.Source.DOWN_REFERRAL,
                                            source_referral__isnull=True).exists()
