@@ -34,6 +34,7 @@ def _born(years: int) -> dt.date:
 @pytest.mark.e2e
 def test_the_family_doctor_day(live_server, page, settings, tmp_path):
     ensure_default_catalogue()
+    services.ensure_default_packages()  # a live-server test empties the tables migrations filled
     world = make_world()
     create_demo_accounts(world.alliance)
     lead_user = User.objects.get(username="doctor")

@@ -25,18 +25,18 @@ TEXT = {
 
 #: The navigation entries each demo role must see on its landing page.
 LANDING = {
-    "admin": {"search", "referrals", "calendar", "overview", "institutions", "grid",
-              "indicators", "tightness", "audit", "systems", "admin"},
-    "alliance_admin": {"referrals", "calendar", "overview", "institutions", "grid",
-                       "indicators", "tightness", "admin"},
-    "regulator": {"search", "referrals", "overview", "institutions", "grid", "indicators",
-                  "tightness"},
-    "auditor": {"search", "referrals", "overview", "indicators", "audit"},
-    "doctor": {"search", "referrals", "calendar", "overview"},
-    "nurse": {"search", "referrals", "calendar", "overview"},
+    "admin": {"search", "referrals", "calendar", "family_doctors", "overview", "institutions",
+              "grid", "indicators", "tightness", "audit", "systems", "admin"},
+    "alliance_admin": {"referrals", "calendar", "family_doctors", "overview", "institutions",
+                       "grid", "indicators", "tightness", "admin"},
+    "regulator": {"search", "referrals", "family_doctors", "overview", "institutions", "grid",
+                  "indicators", "tightness"},
+    "auditor": {"search", "referrals", "family_doctors", "overview", "indicators", "audit"},
+    "doctor": {"search", "referrals", "calendar", "family_doctors", "overview"},
+    "nurse": {"search", "referrals", "calendar", "family_doctors", "overview"},
     "pharmacist": {"search", "overview"},
-    "village_doctor": {"search", "referrals", "calendar", "overview"},
-    "hospital_doctor": {"search", "referrals", "calendar", "overview"},
+    "village_doctor": {"search", "referrals", "calendar", "family_doctors", "overview"},
+    "hospital_doctor": {"search", "referrals", "calendar", "family_doctors", "overview"},
 }
 
 

@@ -254,10 +254,12 @@ def ensure_default_packages() -> None:
 
 
 def packages_for(alliance_id: int | None) -> QuerySet[ServicePackage]:
-    """The packages an alliance offers: its own set once it has one, else the defaults."""
+    """The packages an alliance offers: its own set once it has one, else the defaults (loaded
+    from ``data/packages.toml`` if the database lost them)."""
     own = ServicePackage.objects.filter(alliance_id=alliance_id) if alliance_id else None
     if own is not None and own.exists():
         return own.filter(is_active=True)
+    ensure_default_packages()
     return ServicePackage.objects.filter(alliance__isnull=True, is_active=True)
 
 
