@@ -639,11 +639,14 @@ def delivered_counts(contract: Contract, first: dt.date, last: dt.date) -> dict[
 
 
 def team_institution_ids(team: FamilyDoctorTeam) -> set[int]:
-    """The team's base institution and its members' institutions (a village doctor's clinic,
-    a county specialist's hospital)."""
+    """The team's base institution and its primary-care members' institutions (a village
+    doctor's clinic). A county specialist's hospital is left out: the team's visits, referral
+    follow-ups and down-referrals are those of primary care."""
     ids = {team.institution_id}
-    ids.update(TeamMember.objects.filter(team=team, end_date__isnull=True)
-               .values_list("practitioner__institution_id", flat=True))
+    ids.update(TeamMember.objects.filter(
+        team=team, end_date__isnull=True,
+        practitioner__institution__level__in=(Level.TOWNSHIP, Level.VILLAGE))
+        .values_list("practitioner__institution_id", flat=True))
     return {i for i in ids if i is not None}
 
 

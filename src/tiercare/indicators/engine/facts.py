@@ -30,8 +30,8 @@ translated by SQLGlot for PostgreSQL and Spark (DESIGN.md "Analytics").
   row per service delivered to a contract during its term, counted from the records as
   ``chronic.services.delivered_counts`` counts them: hypertension and diabetes follow-ups
   of the resident (any method), elderly checks, outpatient encounters at the team's
-  institutions (its base and the institutions of its current members) and the services
-  recorded by hand (with their service code).
+  institutions (its base and the primary-care institutions of its current members) and the
+  services recorded by hand (with their service code).
 """
 
 from __future__ import annotations
@@ -174,7 +174,8 @@ WITH places AS (
   UNION
   SELECT m.team_id, p.institution_id FROM stg_team_member m
   JOIN stg_practitioner p ON p.id = m.practitioner_id
-  WHERE m.end_day IS NULL
+  JOIN dim_institution i ON i.id = p.institution_id
+  WHERE m.end_day IS NULL AND i.level IN ('township', 'village')
 )
 SELECT c.id AS contract_id,
        CASE WHEN f.disease = '{chronic_rules.HYPERTENSION}' THEN 'hypertension_follow_up'
