@@ -109,6 +109,7 @@ def main() -> int:
             ("registration with history", f"/family-doctors/registry/{one.pk}/"),
             ("follow-up form", f"/family-doctors/registry/{one.pk}/follow-up/"),
             ("team page (coverage live, rates engine)", f"/family-doctors/teams/{team.pk}/"),
+            ("team list (counts per team)", "/family-doctors/teams/"),
         ]
         for name, url in pages:
             times, queries = time_requests(client, [url] * args.requests)

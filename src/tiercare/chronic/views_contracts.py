@@ -7,10 +7,12 @@ consent, renewal, switching team, termination and services recorded by hand.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -27,6 +29,7 @@ from tiercare.chronic.models import (
     FamilyDoctorTeam,
     PackageService,
     Registration,
+    TeamMember,
 )
 from tiercare.chronic.views import _patient, _user, may_work, page_of_rows, resident_matches
 from tiercare.errors import DomainError
@@ -57,14 +60,20 @@ def _span(request: HttpRequest) -> tuple[dt.date, dt.date, int]:
 @requires(Capability.VIEW_FAMILY_DOCTORS)
 def teams(request: HttpRequest) -> HttpResponse:
     user = _user(request)
+
+    def counted(rows: QuerySet[Any]) -> Any:
+        # one correlated count each (joins of members × contracts × registrations would
+        # multiply into the millions for a county)
+        return Coalesce(Subquery(rows.filter(team=OuterRef("pk")).order_by()
+                                 .values("team").annotate(n=Count("pk")).values("n")),
+                        Value(0))
+
     queryset = services.visible_teams(user).filter(is_active=True).select_related(
         "institution", "lead").annotate(
-        n_members=Count("members", filter=Q(members__end_date__isnull=True), distinct=True),
-        n_contracts=Count("contracts", filter=Q(contracts__status=Contract.Status.ACTIVE),
-                          distinct=True),
-        n_registered=Count("registrations",
-                           filter=Q(registrations__status=Registration.Status.ACTIVE),
-                           distinct=True)).order_by("institution__code", "code")
+        n_members=counted(TeamMember.objects.filter(end_date__isnull=True)),
+        n_contracts=counted(Contract.objects.filter(status=Contract.Status.ACTIVE)),
+        n_registered=counted(Registration.objects.filter(
+            status=Registration.Status.ACTIVE))).order_by("institution__code", "code")
     query = request.GET.get("q", "").strip()
     if query:
         queryset = queryset.filter(Q(name__contains=query) | Q(code__icontains=query)
