@@ -163,3 +163,11 @@ def test_the_registry_lists_every_overdue_resident_of_the_team(scene: Any,
     assert "孙二" in text and "周三" not in text
     text = client.get(reverse("chronic:registrations"), {"due": "week"}).content.decode()
     assert "孙二" not in text
+
+
+def test_the_team_list_counts_members_contracts_and_registrations(
+        scene: Any, registered: Registration) -> None:
+    text = client_for(scene.base.office).get(reverse("chronic:teams")).content.decode()
+    row = text.split(scene.team.name)[1].split("</tr>")[0]
+    cells = [c.split("<")[0] for c in row.split('<td class="text-end">')[1:]]
+    assert cells == ["2", "1", "1"]  # 李医生 and 赵村医; 孙二's contract; 孙二's registration
