@@ -204,3 +204,23 @@ def test_the_team_queue_lists_overdue_and_rechecks(scene: Any) -> None:
     assert [r.pk for r in queue.lists["overdue"].rows] == [overdue.pk]
     assert [r.pk for r in queue.lists["rechecks"].rows] == [recheck.pk]
     assert (scene.today - queue.lists["overdue"].rows[0].next_due).days == 26
+
+
+def test_a_down_referred_hypertensive_joins_the_registry_with_the_care_plan(scene: Any) -> None:
+    from tiercare.referrals import services as referrals
+    from tiercare.referrals.models import Direction
+
+    draft = referrals.create_referral(
+        patient=scene.elderly, direction=Direction.DOWN, diagnosis="I10",
+        reason="出院后基层随访", by=scene.base.county_doctor,
+        receiving_institution=scene.base.world.township,
+        care_plan="氨氯地平 5 mg 每日一次；两周后复诊。")
+    referrals.submit(draft, by=scene.base.county_doctor)
+    assert not Registration.objects.exists()  # sent, not yet taken by primary care
+    referrals.receive(draft, by=scene.gp)
+    registration = Registration.objects.get(patient=scene.elderly)
+    assert registration.source == Registration.Source.DOWN_REFERRAL
+    assert registration.source_referral_id == draft.pk
+    assert registration.care_plan.startswith("氨氯地平")
+    assert registration.institution == scene.base.world.township
+    assert registration.next_due == scene.today + dt.timedelta(days=14)

@@ -673,7 +673,7 @@ def test_a_missing_pressure_or_an_impossible_glucose_is_400(scene, township_his)
     answer = township_his.post("Observation", body)
     assert answer.status_code == 400
     assert answer.json()["issue"][0]["diagnostics"] == \
-        "Enter the diastolic pressure; this follow-up needs it."
+        "Enter the diastolic pressure; this reading needs it."
     glucose_ = township_his.post("Observation", glucose(scene, 90))
     assert glucose_.status_code == 400
     assert glucose_.json()["issue"][0]["diagnostics"].startswith(

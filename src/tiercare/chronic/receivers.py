@@ -24,4 +24,6 @@ def on_referral_event(sender: Any, referral: Any, event: Any, **kwargs: Any) -> 
 
     if referral.direction != Direction.DOWN or event.action not in ENROLLING_ACTIONS:
         return
-    services.enrol_down_referral(referral, by=event.by)
+    from django.utils import timezone
+
+    services.enrol_down_referral(referral, by=event.by, on=timezone.localdate(event.at))

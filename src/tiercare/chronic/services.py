@@ -800,7 +800,7 @@ def reading_error(error: rules.ReadingError) -> ChronicInvalid:
     """A rules-level reading error as a translated refusal naming the field."""
     label = FIELD_LABELS.get(error.field_name, error.field_name)
     if error.code == "reading.missing":
-        return ChronicInvalid(error.code, _("Enter the %(field)s; this follow-up needs it."),
+        return ChronicInvalid(error.code, _("Enter the %(field)s; this reading needs it."),
                               field=label)
     if error.code == "reading.pressure_order":
         return ChronicInvalid(error.code, _("The diastolic pressure must be lower than the "
@@ -1168,18 +1168,20 @@ def record_elderly_check(patient: Patient, *, by: User, date: dt.date, items: It
 
 # --- down-referrals join the registry ---------------------------------------------------------
 
-def enrol_down_referral(referral: Any, *, by: User | None = None) -> Registration | None:
+def enrol_down_referral(referral: Any, *, by: User | None = None,
+                        on: dt.date | None = None) -> Registration | None:
     """A resident referred down with hypertension or type-2 diabetes joins the registry at the
     receiving primary-care institution with the hospital's care plan (issue 6 item 4); when
     already registered, the care plan is added and the next follow-up comes within 2 weeks.
-    Called by ``chronic.receivers`` inside the referral step's transaction."""
+    Called by ``chronic.receivers`` inside the referral step's transaction, ``on`` the day of
+    the step (a step recorded late or imported keeps its own day)."""
     disease = disease_of(referral.diagnosis)
     institution = referral.receiving_institution
     if disease is None or institution is None or institution.level not in (Level.TOWNSHIP,
                                                                           Level.VILLAGE):
         return None
     patient = referral.patient
-    day = today()
+    day = min(on or today(), today())
     if rules.age_on(patient.birth_date, day) < REGISTRY_MIN_AGE:
         return None
     found = registration_for(patient, disease)

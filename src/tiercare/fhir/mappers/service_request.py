@@ -247,8 +247,8 @@ def acting_user(client: Client, refs: list[tuple[object, str]],
             named.append(user)
     where = " / ".join(where for _ref, where in refs)
     if not named:
-        raise FhirError(422, "required", _("An integrating system takes a referral step for a "
-                                           "clinician: name the doctor or nurse "
+        raise FhirError(422, "required", _("An integrating system acts for a clinician: name "
+                                           "the doctor or nurse "
                                            "(Practitioner/N or PractitionerRole/employment-N, "
                                            "with a TierCare account) in %(where)s."),
                         [where], where=where)
