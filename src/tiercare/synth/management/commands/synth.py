@@ -6,6 +6,7 @@ from argparse import ArgumentParser
 from datetime import date
 from typing import Any
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -51,6 +52,9 @@ class Command(BaseCommand):
             help=_("do not show a progress bar"))
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # a new data directory has no tables yet: create them first, as ``tiercare demo``
+        # does (a database already migrated is left as it is)
+        call_command("migrate", interactive=False, verbosity=0)
         try:
             summary = generate(
                 options["residents"], options["seed"], options["year"],
