@@ -171,3 +171,15 @@ def test_the_team_list_counts_members_contracts_and_registrations(
     row = text.split(scene.team.name)[1].split("</tr>")[0]
     cells = [c.split("<")[0] for c in row.split('<td class="text-end">')[1:]]
     assert cells == ["2", "1", "1"]  # 李医生 and 赵村医; 孙二's contract; 孙二's registration
+
+
+def test_a_resident_is_found_with_the_shared_search_and_the_search_is_audited(
+        scene: Any) -> None:
+    client = client_for(scene.gp)
+    text = client.get(reverse("chronic:contract_new"), {"q": "孙二"}).content.decode()
+    assert f"?patient={scene.elderly.pk}" in text
+    assert AuditEvent.objects.filter(action="search", summary__contains="孙二").exists()
+    pinyin = client.get(reverse("chronic:elderly_check"), {"q": "se"}).content.decode()
+    assert f"?patient={scene.elderly.pk}" in pinyin
+    odd = client.get(reverse("chronic:screening"), {"q": "@@@"})
+    assert odd.status_code == 200

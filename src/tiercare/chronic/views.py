@@ -14,6 +14,7 @@ import datetime as dt
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
@@ -37,6 +38,7 @@ from tiercare.chronic.forms import (
 from tiercare.chronic.models import Disease, FamilyDoctorTeam, FollowUp, Registration
 from tiercare.errors import DomainError
 from tiercare.patients import access
+from tiercare.patients import services as patient_services
 from tiercare.patients.models import Patient
 from tiercare.web.access import error_text, requires
 
@@ -224,18 +226,17 @@ def _patient(request: HttpRequest, pk: str | None) -> Patient | None:
 
 
 def resident_matches(request: HttpRequest, query: str) -> list[Patient]:
-    """Residents matching a name, pinyin initials, record or ID number, in the user's scope
-    (at most 20), each audited as a search hit."""
-    if len(query) < 2:
+    """Residents matching the query in the user's scope — the shared resident search
+    (``patients.services.search_patients``: ID number, phone, health record, name or pinyin
+    initials on their indexes; one audited SEARCH event); a query of no searchable kind is
+    said in words."""
+    if not query:
         return []
-    condition = Q(name__contains=query) | Q(health_record_no=query) | Q(id_number=query.upper())
-    if query.isascii() and query.isalpha():
-        condition |= Q(name_initials__startswith=query.lower())
-    found = list(access.visible_patients(_user(request)).filter(condition)
-                 .order_by("name", "pk")[:20])
-    audit.record(AuditEvent.Action.SEARCH, object_type=PATIENT_LABEL,
-                 summary=f"family doctors: {query[:50]}", changes={"hits": len(found)})
-    return found
+    try:
+        return patient_services.search_patients(_user(request), query, limit=20)
+    except ValidationError as error:
+        messages.error(request, error_text(error))
+        return []
 
 
 @requires(Capability.WORK_FAMILY_DOCTORS)
