@@ -224,3 +224,22 @@ def test_a_down_referred_hypertensive_joins_the_registry_with_the_care_plan(scen
     assert registration.care_plan.startswith("氨氯地平")
     assert registration.institution == scene.base.world.township
     assert registration.next_due == scene.today + dt.timedelta(days=14)
+
+
+def test_a_registration_closes_once_with_a_reason_from_the_table(scene: Any) -> None:
+    registration = services.enrol(patient=scene.young, disease=rules.HYPERTENSION,
+                                  source=Registration.Source.DIAGNOSIS, by=scene.gp)
+    with pytest.raises(ChronicInvalid) as refused:
+        services.close_registration(registration, by=scene.gp, reason="bored")
+    assert refused.value.code == "registration.reason"
+    closed = services.close_registration(registration, by=scene.gp,
+                                         reason=Registration.CloseReason.MOVED)
+    assert closed.status == Registration.Status.CLOSED and closed.closed_on == scene.today
+    with pytest.raises(ChronicConflict) as again:
+        services.close_registration(registration, by=scene.gp,
+                                    reason=Registration.CloseReason.DIED)
+    assert again.value.code == "registration.closed"
+    # enrolling again starts a new registration
+    services.enrol(patient=scene.young, disease=rules.HYPERTENSION,
+                   source=Registration.Source.DIAGNOSIS, by=scene.gp)
+    assert Registration.objects.filter(patient=scene.young).count() == 2

@@ -326,6 +326,14 @@ class ContractEvent(models.Model):
     to_status = models.CharField(_("new status"), max_length=8)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
 
+    #: what each ``action`` says to a reader (``services`` writes these actions)
+    ACTION_LABELS = {
+        "sign": _("Signed"), "renew": _("Signed as a renewal"),
+        "switch": _("Signed on switching team"), "expired": _("Period over"),
+        "renewed": _("Renewed"), "switched": _("Switched team"),
+        "terminated": _("Terminated"),
+    }
+
     class Meta:
         verbose_name = _("contract event")
         verbose_name_plural = _("contract events")
@@ -333,6 +341,9 @@ class ContractEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contract_id} {self.action} {self.at:%Y-%m-%d}"
+
+    def get_action_display(self) -> str:
+        return str(self.ACTION_LABELS.get(self.action, self.action))
 
 
 class ServiceDelivery(models.Model):

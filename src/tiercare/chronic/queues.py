@@ -44,14 +44,6 @@ class WorkQueue:
     today: dt.date
     lists: dict[str, QueueList] = field(default_factory=dict)
 
-    def patient_ids(self) -> list[int]:
-        """Every resident the queue shows (for the audit trail's reads)."""
-        seen: dict[int, None] = {}
-        for queue in self.lists.values():
-            for row in queue.rows:
-                seen.setdefault(row.patient_id, None)
-        return list(seen)
-
 
 def _page(queryset: QuerySet[Any], key: str, limit: int) -> QueueList:
     rows = list(queryset[:limit])

@@ -764,14 +764,16 @@ def close_registration(registration: Registration, *, by: User, reason: str,
     _in_scope(staff, current.patient)
     if current.status != Registration.Status.ACTIVE:
         raise ChronicConflict("registration.closed", _("This registration is already closed."))
-    if reason not in Registration.CloseReason.values:
+    if not statuses.registration_allowed(current.status, Registration.Status.CLOSED, reason):
         raise ChronicInvalid("registration.reason", _("Give the reason for closing."))
     current.status = Registration.Status.CLOSED
     current.close_reason = reason
     current.closed_on = on or today()
     current.save(update_fields=["status", "close_reason", "closed_on", "updated_at"])
     _audit(AuditEvent.Action.UPDATE, current, by=staff, patient_id=current.patient_id,
-           summary=f"closed: {reason}")
+           summary=f"closed: {reason}",
+           changes={"status": [Registration.Status.ACTIVE, Registration.Status.CLOSED],
+                    "close_reason": reason})
     return current
 
 
@@ -908,23 +910,31 @@ CLASSIFICATION_TEXT = {
 }
 
 
+#: how the reasons of a finding are joined in a sentence (a full-width "；" in Chinese)
+SEPARATOR = _("; ")
+
+
 def reasons_text(reasons: Iterable[str]) -> str:
-    return "；".join(str(REASON_TEXT.get(r, r)) for r in reasons)
+    return str(SEPARATOR).join(str(REASON_TEXT.get(r, r)) for r in reasons)
 
 
 def _summary(follow_up: FollowUp) -> str:
+    """The clinical summary a referral from a follow-up starts with: its readings and
+    medication, in the language of the doctor who writes it."""
     parts = []
     if follow_up.sbp is not None:
-        parts.append(f"BP {follow_up.sbp}/{follow_up.dbp} mmHg")
+        parts.append(str(_("BP %(sbp)s/%(dbp)s mmHg") % {"sbp": follow_up.sbp,
+                                                          "dbp": follow_up.dbp}))
     if follow_up.fasting_glucose is not None:
-        parts.append(f"FPG {follow_up.fasting_glucose} mmol/L")
+        parts.append(str(_("fasting glucose %(value)s mmol/L")
+                         % {"value": follow_up.fasting_glucose}))
     if follow_up.heart_rate is not None:
-        parts.append(f"HR {follow_up.heart_rate}/min")
+        parts.append(str(_("heart rate %(value)s/min") % {"value": follow_up.heart_rate}))
     if follow_up.temperature is not None:
-        parts.append(f"T {follow_up.temperature} °C")
+        parts.append(str(_("temperature %(value)s °C") % {"value": follow_up.temperature}))
     if follow_up.medication:
         parts.append(follow_up.medication)
-    return "; ".join(parts)
+    return str(SEPARATOR).join(parts)
 
 
 def referral_target(institution: Institution) -> Institution | None:
@@ -941,7 +951,9 @@ def _open_referral(follow_up: FollowUp, finding: rules.Finding, *, by: User,
     from tiercare.referrals import services as referrals
     from tiercare.referrals.models import Direction
 
-    reason = f"{CLASSIFICATION_TEXT[finding.classification]}：{reasons_text(finding.reasons)}"
+    reason = str(_("%(finding)s: %(reasons)s") % {
+        "finding": CLASSIFICATION_TEXT[finding.classification],
+        "reasons": reasons_text(finding.reasons)})
     return referrals.create_referral(
         patient=follow_up.patient, direction=Direction.UP,
         diagnosis=follow_up.registration.diagnosis, reason=reason, by=by,

@@ -17,7 +17,7 @@ enrolling again starts a new one.
 
 from __future__ import annotations
 
-from tiercare.chronic.models import Contract
+from tiercare.chronic.models import Contract, Registration
 
 A, E = Contract.Status.ACTIVE, Contract.Status.ENDED
 R = Contract.EndReason
@@ -32,3 +32,17 @@ def allowed(source: str, target: str, reason: str) -> bool:
     """True when the table lets a contract move from ``source`` to ``target`` for
     ``reason``."""
     return reason in TRANSITIONS.get((source, target), frozenset())
+
+
+RA, RC = Registration.Status.ACTIVE, Registration.Status.CLOSED
+
+#: (from, to) → the reasons allowed for a registration's move; a closed registration is not
+#: reopened (enrolling again starts a new one).
+REGISTRATION_TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
+    (RA, RC): frozenset(Registration.CloseReason.values),
+}
+
+
+def registration_allowed(source: str, target: str, reason: str) -> bool:
+    """True when a registration may move from ``source`` to ``target`` for ``reason``."""
+    return reason in REGISTRATION_TRANSITIONS.get((source, target), frozenset())

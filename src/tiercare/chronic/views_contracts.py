@@ -28,6 +28,7 @@ from tiercare.chronic.models import (
     Disease,
     FamilyDoctorTeam,
     PackageService,
+    PriorityGroup,
     Registration,
     TeamMember,
 )
@@ -200,8 +201,8 @@ def contract_new(request: HttpRequest) -> HttpResponseBase:
     form = ContractForm(request.POST or None, teams=my_teams, packages=packages,
                         initial={"team": first_team, "packages": basic, "years": 1})
     existing = services.active_contract(patient) if patient is not None else None
-    groups = sorted(services.priority_groups_of(patient, services.today())) \
-        if patient is not None else []
+    groups = [PriorityGroup(g).label for g in sorted(
+        services.priority_groups_of(patient, services.today()))] if patient is not None else []
     if request.method == "POST" and patient is not None and form.is_valid():
         data = form.cleaned_data
         try:
