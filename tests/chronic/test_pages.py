@@ -183,3 +183,17 @@ def test_a_resident_is_found_with_the_shared_search_and_the_search_is_audited(
     assert f"?patient={scene.elderly.pk}" in pinyin
     odd = client.get(reverse("chronic:screening"), {"q": "@@@"})
     assert odd.status_code == 200
+
+
+def test_the_elderly_check_form_records_the_check(scene: Any) -> None:
+    from tiercare.chronic.models import ElderlyCheck
+
+    client = client_for(scene.gp)
+    page = client.get(reverse("chronic:elderly_check"), {"patient": scene.old.pk})
+    assert 'value="ecg"' in page.content.decode()
+    response = client.post(reverse("chronic:elderly_check"), {
+        "patient": scene.old.pk, "date": scene.today.isoformat(),
+        "items": ["assessment", "examination", "ecg"], "sbp": "132", "dbp": "80"})
+    assert response.status_code == 302
+    assert ElderlyCheck.objects.get(patient=scene.old).items == ["assessment", "examination",
+                                                                 "ecg"]

@@ -35,7 +35,13 @@ from tiercare.chronic.forms import (
     FollowUpForm,
     ScreeningForm,
 )
-from tiercare.chronic.models import Disease, FamilyDoctorTeam, FollowUp, Registration
+from tiercare.chronic.models import (
+    Disease,
+    ElderlyCheck,
+    FamilyDoctorTeam,
+    FollowUp,
+    Registration,
+)
 from tiercare.errors import DomainError
 from tiercare.patients import access
 from tiercare.patients import services as patient_services
@@ -388,9 +394,9 @@ def follow_up_refer(request: HttpRequest, pk: int) -> HttpResponse:
 def elderly_check(request: HttpRequest) -> HttpResponseBase:
     user = _user(request)
     patient = _patient(request, request.GET.get("patient") or request.POST.get("patient"))
+    # every item is ticked to start with: the check usually does them all (rules.md §8)
     form = ElderlyCheckForm(request.POST or None, initial={
-        "date": services.today(), "items": [c for c, _label in
-                                            form_items_default()]})
+        "date": services.today(), "items": list(ElderlyCheck.Item.values)})
     if request.method == "POST" and patient is not None and form.is_valid():
         data = form.cleaned_data
         try:
@@ -417,12 +423,6 @@ def elderly_check(request: HttpRequest) -> HttpResponseBase:
         "age": rules.age_on(patient.birth_date, services.today()) if patient else None,
         "matches": resident_matches(request, query) if patient is None else [],
     })
-
-
-def form_items_default() -> list[tuple[str, str]]:
-    from tiercare.chronic.models import ElderlyCheck
-
-    return [(c, str(label)) for c, label in ElderlyCheck.Item.choices]
 
 
 @requires(Capability.WORK_FAMILY_DOCTORS)
