@@ -5,10 +5,10 @@
 
 The database is the one ``bench_search.py`` builds (``var/bench/search-1000000.sqlite3``, or
 the PostgreSQL database given). The real server runs as ``make demo`` runs it
-(``tiercare serve``: gunicorn, 2 workers × 4 threads) in a subprocess; the clients are threads
-of this process, each with its own keep-alive HTTP connection and a whole-county bearer
-token, sending requests back to back (a closed loop: each client sends its next request when
-the answer arrives, so the load is as heavy as the server can take).
+(``tiercare serve``: granian, its processes and threads by database) in a subprocess; the
+clients are threads of this process, each with its own keep-alive HTTP connection and a
+whole-county bearer token, sending requests back to back (a closed loop: each client sends
+its next request when the answer arrives, so the load is as heavy as the server can take).
 
 Measured per request kind: ``GET /fhir/Patient/{id}`` for random residents and
 ``GET /fhir/Patient?identifier=urn:oid:2.16.156.10011.1.3|{ID number}`` for random residents'

@@ -91,7 +91,7 @@ WEB_THREADS = {"sqlite": 4, "postgresql": 8}
 
 def web_processes(vendor: str, workers: int | None = None,
                   threads: int | None = None) -> tuple[int, int]:
-    """gunicorn's worker processes and threads per process for the database ``vendor``: as
+    """The web server's processes and threads per process for the database ``vendor``: as
     given, else ``TIERCARE_WEB_WORKERS`` / ``TIERCARE_WEB_THREADS``, else
 
     * PostgreSQL: one process per core (at least two) — a Python process computes on one
@@ -111,34 +111,29 @@ def web_processes(vendor: str, workers: int | None = None,
 
 def serve(host: str, port: int, workers: int | None = None,
           threads: int | None = None) -> None:
-    """Serve the application with gunicorn (static files through WhiteNoise), with one
-    background-task worker beside it, stopped when the server stops. Processes and threads:
-    ``web_processes``."""
-    from django.db import connection
-    from gunicorn.app.base import BaseApplication
-
-    from tiercare.wsgi import application
+    """Serve the application with granian (ADR 0023; static files through WhiteNoise), with
+    one background-task worker and the clock beside it, stopped when the server stops.
+    Processes and threads: ``web_processes``. granian parses HTTP and moves the bytes in
+    Rust, outside the GIL: a request cost about half the CPU it cost under gunicorn, whose
+    HTTP handling is Python (docs/benchmarks.md, booking storm)."""
+    from django.db import connection, connections
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
 
     processes, per_process = web_processes(connection.vendor, workers, threads)
-
-    class _Server(BaseApplication):  # gunicorn ships no types: BaseApplication is Any
-        def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
-            self.cfg.set("workers", processes)
-            self.cfg.set("threads", per_process)
-            self.cfg.set("accesslog", None)
-            self.cfg.set("timeout", 120)
-
-        def load(self) -> object:
-            return application
-
+    connections.close_all()  # the server's processes are forks: each opens its own
+    server = Granian("tiercare.wsgi:application", address=host, port=port,
+                     interface=Interfaces.WSGI, workers=processes,
+                     blocking_threads=per_process, websockets=False,
+                     log_level=LogLevels.warning, workers_kill_timeout=30)
     owner = os.getpid()
     worker = start_worker()
     clock = start_worker("clock")
     try:
-        _Server().run()
+        server.serve()
     finally:
-        # gunicorn's own worker processes are forks of this one and leave through here too
+        # the server's own worker processes are forks of this one: only the owner stops
         if os.getpid() == owner:
             stop_worker(clock)
             stop_worker(worker)

@@ -132,8 +132,14 @@ def _database() -> dict[str, Any]:
             ),
         }
         config["TEST"] = {"NAME": str(DATA_DIR / "test-tiercare.sqlite3")}
-    else:
+    elif config["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with a health check that asks the socket before the server
+        # (tiercare.db.postgresql; ADR 0023)
+        config["ENGINE"] = "tiercare.db.postgresql"
         config["CONN_HEALTH_CHECKS"] = True
+        # prepared statements only where asked for (the booking's, ``prepare=True``): Django
+        # leaves psycopg's threshold at None, which turns them off altogether
+        config["OPTIONS"] = {"prepare_threshold": 2**31 - 1}
     return config
 
 
