@@ -122,7 +122,7 @@ class Client:
 def client_for(request: HttpRequest) -> Client:
     """The caller of ``request``: 401 with an OperationOutcome when neither a valid token nor
     a session comes with it."""
-    header = request.headers.get("Authorization", "")
+    header = request.META.get("HTTP_AUTHORIZATION", "")
     if header:
         kind, _sep, secret = header.partition(" ")
         if kind.lower() != "bearer" or not secret.strip():

@@ -11,6 +11,7 @@ reach FHIR with their own session. Pure functions, no Django.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -39,8 +40,10 @@ class Grants:
         return " ".join(f"{t}.{i}" for t, i in sorted(self.pairs))
 
 
+@functools.lru_cache(maxsize=1024)
 def parse(text: str) -> Grants:
-    """Grants of a space-separated scope string; ``ScopeError`` names the first bad one."""
+    """Grants of a space-separated scope string; ``ScopeError`` names the first bad one.
+    Kept per string (grants are immutable): a token's scopes are read on every request."""
     pairs: set[tuple[str, str]] = set()
     words = text.split()
     if not words:

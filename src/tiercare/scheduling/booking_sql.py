@@ -29,7 +29,7 @@ from functools import cache
 from typing import Any
 
 import psycopg
-from django.db import IntegrityError, connection
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections
 
 from tiercare import bulk
 from tiercare.accounts import audit
@@ -106,7 +106,7 @@ def _instance(model: Any, values: dict[str, Any]) -> Any:
     """An instance as the ORM builds one from a row: the fields read (by attname) set,
     the others deferred (as ``only`` leaves them)."""
     names = [f.attname for f in model._meta.concrete_fields if f.attname in values]
-    return model.from_db(connection.alias, names, [values[name] for name in names])
+    return model.from_db(DEFAULT_DB_ALIAS, names, [values[name] for name in names])
 
 
 def loaded(obj: Any) -> Any:
@@ -229,18 +229,18 @@ def _one_row(sql: str, params: list[Any]) -> tuple[Any, ...] | None:
     server's CPU and 0.6–1.0 → 0.25–0.45 ms of Python's (ADR 0023, docs/benchmarks.md).
     Django's checks before a statement (thread, health check, connection) and its error
     classes stay; the statement is logged where Django logs queries (``DEBUG``, tests)."""
-    with connection.cursor() as django_cursor:
-        if connection.vendor != "postgresql":
+    db = connections[DEFAULT_DB_ALIAS]  # once: each ``connection.x`` looks it up again
+    with db.cursor() as django_cursor:
+        if db.vendor != "postgresql":
             django_cursor.execute(sql, params)
             return django_cursor.fetchone()
         started = time.monotonic()
-        with connection.wrap_database_errors, \
+        with db.wrap_database_errors, \
                 psycopg.Cursor(django_cursor.cursor.connection) as cursor:
             cursor.execute(sql, params, prepare=True)
             row = cursor.fetchone()
-        if connection.queries_logged:
-            connection.queries_log.append({"sql": sql,
-                                           "time": f"{time.monotonic() - started:.3f}"})
+        if db.queries_logged:
+            db.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
         return row
 
 
