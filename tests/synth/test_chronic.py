@@ -295,7 +295,7 @@ def test_every_team_has_a_living_work_queue_today(county):
 
 
 @pytest.mark.django_db
-def test_the_same_seed_gives_the_same_rows():
+def test_the_same_seed_gives_the_same_rows_made_in_a_thread_or_not(monkeypatch):
     def snapshot() -> list[list[tuple[object, ...]]]:
         out = []
         for model in synth_chronic.TABLES:
@@ -306,7 +306,8 @@ def test_the_same_seed_gives_the_same_rows():
 
     first = {model: bulk.next_id(model) for model in synth_chronic.TABLES}
     runs = []
-    for _ in range(2):
+    for pipeline in (10**9, 0):  # rows made in this thread, then in a thread of their own
+        monkeypatch.setattr(synth_chronic, "PIPELINE_RESIDENTS", pipeline)
         with transaction.atomic():
             # a second county beside the module's (rolled back each time)
             generate(1_500, 23, YEAR, now=NOW, county="341126", append=True)
@@ -314,3 +315,32 @@ def test_the_same_seed_gives_the_same_rows():
             transaction.set_rollback(True)
     assert runs[0] == runs[1]
     assert sum(len(table) for table in runs[0]) > 1_000
+
+
+@pytest.mark.django_db
+def test_residents_and_diagnoses_taken_from_the_chunks_are_those_in_the_database(
+        county, monkeypatch):
+    # given a county generated beside the module's, whose residents and chronic diagnoses
+    # the generator took from its chunks as it wrote them
+    seen: dict[str, object] = {}
+    real = synth_chronic.generate
+
+    def spy(plan, **kwargs):  # type: ignore[no-untyped-def]
+        seen.update(plan=plan, **kwargs)
+        return real(plan, **kwargs)
+
+    monkeypatch.setattr(synth_chronic, "generate", spy)
+    with transaction.atomic():
+        generate(1_500, 29, YEAR, now=NOW, county="341126", append=True)
+        observed = seen["observed"]
+        assert isinstance(observed, synth_chronic.Observed)
+        # when the chronic step reads them back from the database instead
+        reader = synth_chronic.ChronicGenerator(
+            seen["plan"], seed=29, year=YEAR, until=None, now=NOW,  # type: ignore[arg-type]
+            patients=seen["patients"], write=seen["write"])  # type: ignore[arg-type]
+        # then both give the same residents and the same first days and codes
+        assert observed.people == reader.people()
+        assert len(observed.people) == 1_500
+        assert observed.diagnosed() == reader.diagnosed()
+        assert observed.diagnosed()
+        transaction.set_rollback(True)

@@ -36,19 +36,26 @@ What is made (rates below; assumptions in the constants' comments):
 * **Contracts**: about 40 % of residents and three quarters of the priority groups (65 and
   over, 0–6, registry patients, declared groups), basic package plus the priority packages
   the resident qualifies for on the start day (default packages, ``alliance`` NULL), mostly
-  one year, renewed year after year from a first contract that covers the history year's
-  start (or a new signature since); some switched team, terminated or expired, each end and
-  start written as a ``ContractEvent``; at most one active contract per resident and every
-  active one runs until today or later (``services.expire_contracts`` would end it
-  otherwise).
+  one year, renewed from a first contract that covers the history year's start (or a new
+  signature since); some switched team, terminated or expired; at most one active contract
+  per resident and every active one runs until today or later (``services.expire_contracts``
+  would end it otherwise). One past contract reaches the active one: a past contract whose
+  one-year successor would still end before today runs 2–3 years instead
+  (:meth:`ChronicGenerator.past_years`), so a history year long before today costs one past
+  contract per resident, not a chain of renewals. Each signing and each end is a
+  ``ContractEvent``, written in one statement from the contracts
+  (:meth:`ChronicGenerator.contract_events`).
 * **Elderly checks** for about two thirds of residents 65 and over in the history year, and
-  ``ServiceDelivery`` rows for part of the "recorded" services of the active contracts.
+  ``ServiceDelivery`` rows for part of the "recorded" services of the active contracts, on
+  the days follow-ups are written for.
 
 Speed: one pass over the residents in id order with plain tuples written through the
-generator's bulk writer in batches; the only reads are the residents, their chronic
-diagnoses (two grouped queries) and the referrals to link. Determinism: one
-``random.Random`` seeded from the seed, residents and registrations visited in id order, ids
-from each table's first free id.
+generator's bulk writer in batches, made in a thread while the batch before is written
+(above :data:`PIPELINE_RESIDENTS`); the generator drops the big tables' secondary indexes
+for the load (:data:`BULK_TABLES`). The only reads are the referrals to link and, when the
+generator did not hand them over (:class:`Observed`), the residents and their chronic
+diagnoses (two grouped queries). Determinism: one ``random.Random`` seeded from the seed,
+residents and registrations visited in id order, ids from each table's first free id.
 """
 
 from __future__ import annotations
@@ -56,7 +63,7 @@ from __future__ import annotations
 import bisect
 import json
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -87,6 +94,8 @@ from tiercare.patients.models import Patient
 from tiercare.referrals.models import Direction, Referral
 from tiercare.registry.models import Level
 from tiercare.synth.county import CountyPlan
+from tiercare.synth.population import DIAGNOSIS_FIELDS, ENCOUNTER_FIELDS, PATIENT_FIELDS
+from tiercare.synth.threads import made_in_thread
 
 HTN, T2D = rules.HYPERTENSION, rules.DIABETES
 CHINA = timezone(timedelta(hours=8))
@@ -137,6 +146,9 @@ COVERAGE, PRIORITY_COVERAGE = 0.40, 0.76
 NEW_SIGNER_SHARE = 0.15
 #: contract periods (years, share)
 PERIODS = ((1, 0.85), (2, 0.10), (3, 0.05))
+#: a past contract runs up to this many years (rules.md §7: locally up to 3) so that one past
+#: contract reaches from the history year to the active one (``past_years``)
+MAX_PAST_YEARS = 3
 #: what happens at the end of a contract year: expired unrenewed, terminated early, switched
 EXPIRE_SHARE, TERMINATE_SHARE, SWITCH_SHARE = 0.02, 0.015, 0.02
 #: a resident in a priority group takes its package
@@ -211,9 +223,22 @@ TABLES: tuple[type[models.Model], ...] = (
     FamilyDoctorTeam, TeamMember, PriorityGroupMembership, Registration, ScreeningReading,
     FollowUp, Contract, PackageLink, ContractEvent, ServiceDelivery, ElderlyCheck)
 FLUSH_ROWS = 100_000
+#: the tables with most rows: their secondary indexes are built after the load
+#: (``generator._bulk_load``)
+BULK_TABLES: tuple[type[models.Model], ...] = (
+    FollowUp, Contract, PackageLink, ContractEvent, ServiceDelivery, ElderlyCheck)
 #: narrow tables whose rows give every column: on SQLite written in one statement over a JSON
 #: array (``bulk.insert_json_rows``, about half the cost of ``executemany``)
-NARROW: frozenset[type[models.Model]] = frozenset({PackageLink, ContractEvent, ServiceDelivery})
+NARROW: frozenset[type[models.Model]] = frozenset({PackageLink, ServiceDelivery})
+FIELDS: dict[type[models.Model], tuple[str, ...]] = {
+    FamilyDoctorTeam: TEAM_FIELDS, TeamMember: MEMBER_FIELDS,
+    PriorityGroupMembership: MEMBERSHIP_FIELDS, Registration: REGISTRATION_FIELDS,
+    ScreeningReading: SCREENING_FIELDS, FollowUp: FOLLOW_UP_FIELDS, Contract: CONTRACT_FIELDS,
+    PackageLink: PACKAGE_LINK_FIELDS, ContractEvent: EVENT_FIELDS,
+    ServiceDelivery: DELIVERY_FIELDS, ElderlyCheck: CHECK_FIELDS}
+#: above this many residents the rows are made in a thread while this one writes the batch
+#: before (as ``generator`` does with the chunks); the rows are the same either way
+PIPELINE_RESIDENTS = 20_000
 
 
 # --- the county's teams ----------------------------------------------------------------------
@@ -282,12 +307,104 @@ def _local_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
+_ALL_PREFIXES = tuple(p for prefixes in DIAGNOSIS_PREFIXES.values() for p in prefixes)
+#: where :class:`Observed` finds its columns in the population's rows
+_PATIENT_AT = tuple(PATIENT_FIELDS.index(f) for f in ("id", "sex", "birth_date", "address_code"))
+_DIAGNOSIS_AT = tuple(DIAGNOSIS_FIELDS.index(f) for f in ("encounter", "code"))
+_ENCOUNTER_AT = tuple(ENCOUNTER_FIELDS.index(f)
+                      for f in ("id", "patient", "start", "primary_diagnosis"))
+
+
+class Observed:
+    """The residents and their hypertension and type-2 diabetes diagnoses, taken from the
+    population's chunks as the generator makes them (one call per chunk, in chunk order),
+    so that :class:`ChronicGenerator` need not read a million residents and scan the
+    encounters back. Gives what :meth:`ChronicGenerator.people` and
+    :meth:`ChronicGenerator.diagnosed` would read: the same residents, first days and
+    codes."""
+
+    def __init__(self, plan: CountyPlan) -> None:
+        self.village_of = {v.code: v for v in plan.villages}
+        self.people: list[Person] = []
+        # (resident, disease) → [first start (UTC text), least code], per source
+        self.primary: dict[tuple[int, str], list[str]] = {}
+        self.secondary: dict[tuple[int, str], list[str]] = {}
+        self._day: dict[str, date] = {}
+
+    def observe(self, rows: Sequence[Sequence[tuple[Any, ...]]]) -> None:
+        """One chunk's rows: patients, encounters, diagnoses (the generator's field
+        order: ``population.PATIENT_FIELDS`` …)."""
+        patients, encounters, diagnoses = rows[0], rows[1], rows[2]
+        village_of, people = self.village_of, self.people
+        pid, sex, birth_at, address = _PATIENT_AT
+        for row in patients:
+            village = village_of.get(row[address])
+            if village is not None:
+                birth = row[birth_at]
+                people.append(Person(row[pid], birth if isinstance(birth, date)
+                                     else date.fromisoformat(birth), row[sex] == "1",
+                                     village.index, village.township))
+        d_encounter, d_code = _DIAGNOSIS_AT
+        wanted: dict[int, list[str]] = {}
+        for row in diagnoses:
+            code = row[d_code]
+            if code and code.upper().startswith(_ALL_PREFIXES):
+                wanted.setdefault(row[d_encounter], []).append(code)
+        prefixes = _ALL_PREFIXES
+        e_id, e_patient, e_start, e_code = _ENCOUNTER_AT
+        for row in encounters:
+            code = row[e_code]
+            if code and code.upper().startswith(prefixes):
+                self._keep(self.primary, row[e_patient], row[e_start], code)
+            codes = wanted.get(row[e_id]) if wanted else None
+            if codes:
+                for code in codes:
+                    self._keep(self.secondary, row[e_patient], row[e_start], code)
+
+    @staticmethod
+    def _keep(found: dict[tuple[int, str], list[str]], pid: int, start: str,
+              code: str) -> None:
+        key = (pid, T2D if code.upper().startswith(DIAGNOSIS_PREFIXES[T2D]) else HTN)
+        known = found.get(key)
+        if known is None:
+            found[key] = [start, code]
+        else:
+            known[0] = min(known[0], start)
+            known[1] = min(known[1], code)
+
+    def local_day(self, start: Any) -> date:
+        """The Asia/Shanghai day of an encounter's start as the generator writes it (UTC
+        text, "+00:00" on PostgreSQL)."""
+        if not isinstance(start, str):
+            return _local_date(start)
+        hour = start[:13]
+        day = self._day.get(hour)
+        if day is None:
+            moment = datetime.fromisoformat(start[:19]).replace(tzinfo=UTC)
+            day = self._day[hour] = moment.astimezone(CHINA).date()
+        return day
+
+    def diagnosed(self) -> dict[tuple[int, str], tuple[date, str]]:
+        """As :meth:`ChronicGenerator.diagnosed`: the primary diagnoses first, a secondary
+        one where it came strictly earlier."""
+        found: dict[tuple[int, str], tuple[date, str]] = {}
+        for source in (self.primary, self.secondary):
+            for key, (start, code) in source.items():
+                day = self.local_day(start)
+                known = found.get(key)
+                if known is None or day < known[0]:
+                    found[key] = (day, code)
+        return found
+
+
 class ChronicGenerator:
     """Plans and writes the rows (module docstring)."""
 
     def __init__(self, plan: CountyPlan, *, seed: int, year: int, until: date | None,
-                 now: datetime, patients: tuple[int, int], write: Writer) -> None:
+                 now: datetime, patients: tuple[int, int], write: Writer,
+                 observed: Observed | None = None) -> None:
         self.plan = plan
+        self.observed = observed
         self.rng = random.Random(f"tiercare-synth:{seed}:chronic")
         self.r = self.rng.random
         self.now = now
@@ -300,11 +417,13 @@ class ChronicGenerator:
         self.write = write
         self.suffix = "+00:00" if connection.vendor == "postgresql" else ""
         self.ids = {model: bulk.next_id(model) for model in TABLES}
+        self.ids_before = dict(self.ids)
         self.rows: dict[type[models.Model], Rows] = {model: [] for model in TABLES}
         self.counts: dict[type[models.Model], int] = dict.fromkeys(TABLES, 0)
         self._day_ts: dict[tuple[date, int], str] = {}
         self.pending = 0
         self._json: dict[tuple[str, ...], str] = {}
+        self._fees: dict[tuple[int, ...], Decimal] = {}
         r = self.r
         self.draw_period = _chooser(r, PERIODS)
         self.draw_profile = _chooser(r, [(p, p[1]) for p in PROFILES])
@@ -351,30 +470,33 @@ class ChronicGenerator:
     def pick(self, items: Sequence[Any]) -> Any:
         return items[int(self.r() * len(items))]
 
-    def flush(self, force: bool = False) -> None:
-        if not force and self.pending < FLUSH_ROWS:
-            return
+    def batch(self) -> dict[type[models.Model], Rows]:
+        """The rows made since the last batch (and start a new one)."""
+        out = {model: rows for model, rows in self.rows.items() if rows}
+        self.rows = {model: [] for model in TABLES}
         self.pending = 0
-        fields = {FamilyDoctorTeam: TEAM_FIELDS, TeamMember: MEMBER_FIELDS,
-                  PriorityGroupMembership: MEMBERSHIP_FIELDS, Registration: REGISTRATION_FIELDS,
-                  ScreeningReading: SCREENING_FIELDS, FollowUp: FOLLOW_UP_FIELDS,
-                  Contract: CONTRACT_FIELDS, PackageLink: PACKAGE_LINK_FIELDS,
-                  ContractEvent: EVENT_FIELDS, ServiceDelivery: DELIVERY_FIELDS,
-                  ElderlyCheck: CHECK_FIELDS}
+        return out
+
+    def write_batch(self, batch: dict[type[models.Model], Rows]) -> None:
+        """Write one batch, parents first (the database's thread only)."""
         sqlite = connection.vendor == "sqlite"
         for model in TABLES:
-            rows = self.rows[model]
+            rows = batch.get(model)
             if rows:
                 if sqlite and model in NARROW:  # every column given: one statement
-                    bulk.insert_json_rows(model, fields[model], rows)
+                    bulk.insert_json_rows(model, FIELDS[model], rows)
                 else:
-                    self.write(model, fields[model], rows)
+                    self.write(model, FIELDS[model], rows)
                 self.counts[model] += len(rows)
-                self.rows[model] = []
+
+    def flush(self) -> None:
+        self.write_batch(self.batch())
 
     # --- inputs -------------------------------------------------------------------------------
     def people(self) -> list[Person]:
         """The county's residents (id order) with their village and township."""
+        if self.observed is not None:
+            return self.observed.people
         village_of = {v.code: v for v in self.plan.villages}
         table = connection.ops.quote_name(Patient._meta.db_table)
         out: list[Person] = []
@@ -393,6 +515,8 @@ class ChronicGenerator:
     def diagnosed(self) -> dict[tuple[int, str], tuple[date, str]]:
         """(resident, disease) → (first day, code) of the hypertension and type-2 diabetes
         diagnoses of the county's encounters (primary or secondary)."""
+        if self.observed is not None:
+            return self.observed.diagnosed()
         found: dict[tuple[int, str], tuple[date, str]] = {}
 
         def grouped(model: type[models.Model], code: str, patient: str, start: str) -> None:
@@ -545,6 +669,22 @@ class ChronicGenerator:
         plans = self.registrations(people, diagnosed, downs, greens)
         declared = self.declared(people)
         contract_share = self.contract_shares(people, plans, declared)
+        self.flush()  # teams, members, memberships
+        batches = self.batches(people, plans, declared, contract_share)
+        if len(people) >= PIPELINE_RESIDENTS:
+            batches = made_in_thread(batches)
+        for batch in batches:
+            self.write_batch(batch)
+        self.contract_events()
+        bulk.reset_sequence(*TABLES)
+        return {model._meta.label: n for model, n in self.counts.items()}
+
+    def batches(self, people: list[Person], plans: dict[int, list[RegPlan]],
+                declared: dict[int, list[tuple[str, date]]],
+                contract_share: tuple[float, float]) -> Iterator[dict[type[models.Model], Rows]]:
+        """Each resident's contracts, registrations with their follow-ups and elderly check,
+        in batches of about :data:`FLUSH_ROWS` rows. Reads nothing from the database (it may
+        run in a thread of its own)."""
         for person in people:
             village_team = self.team_of_village.get(person.village)
             if village_team is None:
@@ -556,10 +696,35 @@ class ChronicGenerator:
             for reg in mine:
                 self.registration(person, team, reg, active)
             self.elderly_check(person, team)
-            self.flush()
-        self.flush(force=True)
-        bulk.reset_sequence(*TABLES)
-        return {model._meta.label: n for model, n in self.counts.items()}
+            if self.pending >= FLUSH_ROWS:
+                yield self.batch()
+        yield self.batch()
+
+    def contract_events(self) -> None:
+        """The contracts' events, in one statement from the contracts written (C instead of
+        Python for a million rows): each contract's signing ("sign", or "renew" / "switch"
+        after its previous contract's end reason) at ``consent_at``, and each ended one's
+        end (its end reason and note) at ``updated_at``, the moment it ended (the next
+        contract's signing for a renewal or a switch). In contract order, signing first."""
+        qn = connection.ops.quote_name
+        first = self.ids_before[Contract]
+        cols = ", ".join(qn(c) for c in bulk.columns(ContractEvent, (
+            "contract", "at", "action", "from_status", "to_status", "reason")))
+        table, event = qn(Contract._meta.db_table), qn(ContractEvent._meta.db_table)
+        active, ended = Contract.Status.ACTIVE.value, Contract.Status.ENDED.value
+        switched = Contract.EndReason.SWITCHED.value
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {event} ({cols}) SELECT cid, e_at, e_action, e_from, e_to, e_note "
+                f"FROM (SELECT c.id AS cid, 0 AS k, c.consent_at AS e_at, "
+                f"CASE WHEN c.previous_id IS NULL THEN 'sign' WHEN p.end_reason = %s "
+                f"THEN 'switch' ELSE 'renew' END AS e_action, '' AS e_from, %s AS e_to, "
+                f"'' AS e_note FROM {table} c LEFT JOIN {table} p ON p.id = c.previous_id "
+                f"WHERE c.id >= %s "
+                f"UNION ALL SELECT c.id, 1, c.updated_at, c.end_reason, %s, %s, c.end_note "
+                f"FROM {table} c WHERE c.id >= %s AND c.status = %s) AS e ORDER BY cid, k",
+                [switched, active, first, active, ended, first, ended])
+            self.counts[ContractEvent] += max(0, cursor.rowcount)
 
     # --- registries ---------------------------------------------------------------------------
     def age(self, person: Person, day: date) -> int:
@@ -754,16 +919,16 @@ class ChronicGenerator:
         for group, first in groups:
             since[group] = first
         previous: int | None = None
-        action = "sign"
         signed = (start, self.hour())
         doctor = self.doctor_for(person, team)
         active: Team | None = None
         stamp = self.day_stamp
         while True:
+            years = self.past_years(start, years)
             end = rules.contract_end(start, years)
             cid = self.take(Contract)
             packages = self.chosen_packages(start, since)
-            fee = sum((p.fee for p in packages), Decimal("0.00"))
+            fee = self.fee(packages)
             status, reason, ended_on, note = Contract.Status.ACTIVE, "", None, ""
             next_start: date | None = None
             ended: tuple[date, int] | None = None
@@ -793,7 +958,19 @@ class ChronicGenerator:
                 next_start = end + timedelta(days=1)
             if reason:
                 status = Contract.Status.ENDED
+            # renewed or switched: signing the next contract (a few days before it starts;
+            # a switch on its first day) ends this one
+            next_team, next_years = team, 1
+            if next_start is not None:
+                if reason == Contract.EndReason.SWITCHED:
+                    next_team = self.pick(self.switch_to[team.id])
+                    ended = (next_start, self.hour())
+                else:
+                    ended = (max(start, next_start - timedelta(days=self.randint(0, 10))),
+                             self.hour())
+                    next_years = self.period()
             signed_ts = stamp(*signed)
+            # the events (signing, ending) follow from these columns: ``contract_events``
             self.add(Contract, (
                 cid, person.pid, team.id, doctor, start.isoformat(), end.isoformat(), status,
                 reason, self.consent(person, start, since["child_end"]), signed_ts, str(fee),
@@ -802,45 +979,51 @@ class ChronicGenerator:
                 stamp(*ended) if ended else signed_ts))
             for package in packages:
                 self.add(PackageLink, (self.take(PackageLink), cid, package.id))
-            self.add(ContractEvent, (self.take(ContractEvent), cid, signed_ts, action, "",
-                                     Contract.Status.ACTIVE, ""))
             if status == Contract.Status.ACTIVE:
                 self.deliveries(cid, start, packages)
-            if next_start is None:
-                if ended is not None:
-                    self.add(ContractEvent, (self.take(ContractEvent), cid, stamp(*ended),
-                                             reason, Contract.Status.ACTIVE,
-                                             Contract.Status.ENDED, note))
+            if next_start is None or ended is None:
                 return active
-            # renewed or switched: signing the next contract (a few days before it starts;
-            # a switch on its first day) ends this one
-            if reason == Contract.EndReason.SWITCHED:
-                team = self.pick(self.switch_to[team.id])
-                doctor = team.lead
-                signed = (next_start, self.hour())
-                action, years = "switch", 1
-            else:
-                signed = (max(start, next_start - timedelta(days=self.randint(0, 10))),
-                          self.hour())
-                action, years = "renew", self.period()
-            self.add(ContractEvent, (self.take(ContractEvent), cid, stamp(*signed), reason,
-                                     Contract.Status.ACTIVE, Contract.Status.ENDED, ""))
+            if next_team is not team:
+                team, doctor = next_team, next_team.lead
+            signed, years = ended, next_years
             previous, start = cid, next_start
 
+    def past_years(self, start: date, years: int) -> int:
+        """The period of a contract starting ``start``: ``years``, or longer (at most
+        :data:`MAX_PAST_YEARS`) when a one-year successor would still end before today, so
+        that one past contract reaches from the history year to the active one (a history
+        year long before today would otherwise take a chain of renewals)."""
+        if rules.add_years(start, years + 1) > self.today:
+            return years
+        for longer in range(years + 1, MAX_PAST_YEARS + 1):
+            if rules.add_years(start, longer + 1) > self.today:
+                return longer
+        return max(years, MAX_PAST_YEARS)
+
+    def fee(self, packages: list[Package]) -> Decimal:
+        key = tuple(p.id for p in packages)
+        found = self._fees.get(key)
+        if found is None:
+            found = self._fees[key] = sum((p.fee for p in packages), Decimal("0.00"))
+        return found
+
     def deliveries(self, contract: int, start: date, packages: list[Package]) -> None:
-        """Part of the recorded services owed so far by an active contract."""
+        """Part of the recorded services owed so far by an active contract, on the days
+        follow-ups are written for (``in_window``: the history year and the tail)."""
         days = (self.today - start).days + 1
         if days <= 0:
             return
+        r, in_window = self.r, self.in_window
         for package in packages:
             for service, yearly in package.recorded:
-                owed = round(yearly * days / 365 + self.r() * 0.5)
+                owed = round(yearly * days / 365 + r() * 0.5)
                 for _ in range(owed):
-                    if self.r() < DELIVERY_SHARE:
-                        day = start + timedelta(days=int(self.r() * days))
-                        self.add(ServiceDelivery, (self.take(ServiceDelivery), contract,
-                                                   service, day.isoformat(), "",
-                                                   self.day_stamp(day)))
+                    if r() < DELIVERY_SHARE:
+                        day = start + timedelta(days=int(r() * days))
+                        if in_window(day):
+                            self.add(ServiceDelivery, (self.take(ServiceDelivery), contract,
+                                                       service, day.isoformat(), "",
+                                                       self.day_stamp(day)))
 
     # --- registrations and follow-ups ---------------------------------------------------------
     def in_window(self, day: date) -> bool:
@@ -1074,11 +1257,13 @@ class _ChainState:
 
 
 def generate(plan: CountyPlan, *, seed: int, year: int, until: date | None, now: datetime,
-             patients: tuple[int, int], write: Writer) -> dict[str, int]:
+             patients: tuple[int, int], write: Writer,
+             observed: Observed | None = None) -> dict[str, int]:
     """Plan and write the county's teams, registries, follow-ups, contracts and elderly checks
     (module docstring). ``patients``: the county's resident ids ``[first, stop)``;
     ``write(model, fields, rows)``: the generator's bulk writer. Returns rows per model
-    label."""
+    label. ``observed``: the residents and diagnoses taken from the chunks as they were
+    written (:class:`Observed`); without it they are read from the database."""
     return ChronicGenerator(plan, seed=seed, year=year, until=until, now=now,
-                            patients=patients, write=write).run()
+                            patients=patients, write=write, observed=observed).run()
 

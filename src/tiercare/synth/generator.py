@@ -12,7 +12,9 @@ sampled for the referrals as they are written (``referrals.Collector``). Then th
 of the four weeks from ``now`` (``schedules.build_schedules``) and, in one transaction, the
 referrals with their bookings, beds and follow-up tasks (``referrals.generate``); then, in
 one transaction, the family-doctor teams, contracts, chronic registries, follow-ups and
-elderly checks (``chronic.generate``, relative to ``now`` too).
+elderly checks (``chronic.generate``, relative to ``now`` too), with the residents and
+chronic diagnoses it needs taken from the chunks as they are made (``chronic.Observed``) and
+its biggest tables loaded like the residents' (``_bulk_load``).
 
 Determinism: every random stream is seeded from the seed (and the chunk number); ids are
 assigned here, starting at each table's first free id; created/updated stamps are the last
@@ -22,9 +24,7 @@ second of the synthetic year. The same arguments on an empty database give ident
 
 from __future__ import annotations
 
-import queue
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -66,6 +66,7 @@ from tiercare.synth.population import (
     Population,
 )
 from tiercare.synth.schedules import build_schedules
+from tiercare.synth.threads import made_in_thread
 
 CHUNK = 50_000  # residents per chunk and transaction
 PIPELINE = True  # generate the next chunk in a thread while writing the current one
@@ -175,65 +176,44 @@ class _Writer:
 Tables = tuple[list[tuple[Any, ...]], ...]
 
 
+Observe = Callable[[Sequence[list[tuple[Any, ...]]]], None]
+
+
 def _chunk_tables(pop: Population, index: int, start: int, stop: int, ids: Ids,
-                  writers: Sequence[_Writer]) -> Tables:
+                  writers: Sequence[_Writer], observe: Observe | None = None) -> Tables:
     rows = pop.chunk(index, start, stop, ids)
-    return tuple(w.complete(t) for w, t in zip(
-        writers, (rows.patients, rows.encounters, rows.diagnoses, rows.settlements),
-        strict=True))
+    tables = (rows.patients, rows.encounters, rows.diagnoses, rows.settlements)
+    if observe is not None:
+        observe(tables)
+    return tuple(w.complete(t) for w, t in zip(writers, tables, strict=True))
 
 
-def _threaded_chunks(pop: Population, residents: int, ids: Ids,
-                     writers: Sequence[_Writer]) -> Iterator[tuple[int, Tables]]:
+def _threaded_chunks(pop: Population, residents: int, ids: Ids, writers: Sequence[_Writer],
+                     observe: Observe | None = None) -> Iterator[tuple[int, Tables]]:
     """Generate chunks in a producer thread, at most two ahead of the writer."""
 
-    q: queue.Queue[tuple[str, int, Any]] = queue.Queue(maxsize=2)
-    stop_flag = threading.Event()
+    def produce() -> Iterator[tuple[int, Tables]]:
+        for index, start in enumerate(range(0, residents, CHUNK)):
+            stop = min(residents, start + CHUNK)
+            yield stop, _chunk_tables(pop, index, start, stop, ids, writers, observe)
 
-    def produce() -> None:
-        try:
-            for index, start in enumerate(range(0, residents, CHUNK)):
-                if stop_flag.is_set():
-                    return
-                stop = min(residents, start + CHUNK)
-                q.put(("rows", stop, _chunk_tables(pop, index, start, stop, ids, writers)))
-            q.put(("done", residents, None))
-        except BaseException as exc:
-            q.put(("error", 0, exc))
-
-    thread = threading.Thread(target=produce, daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, stop, payload = q.get()
-            if kind == "rows":
-                yield stop, payload
-            elif kind == "done":
-                return
-            else:
-                raise payload
-    finally:
-        stop_flag.set()
-        while thread.is_alive():
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                thread.join(0.05)
+    return made_in_thread(produce())
 
 
-def _chunks(pop: Population, residents: int, ids: Ids,
-            writers: Sequence[_Writer]) -> Iterator[tuple[int, Tables]]:
+def _chunks(pop: Population, residents: int, ids: Ids, writers: Sequence[_Writer],
+            observe: Observe | None = None) -> Iterator[tuple[int, Tables]]:
     """The chunks' rows in order. Above one chunk a thread generates the next chunk while
     this thread writes the current one: the database drivers release the GIL while the
     database works, so generation and writing overlap on two cores without copying rows
     between processes. The generating thread alone draws random numbers and assigns ids,
-    so the rows are the same either way."""
+    so the rows are the same either way. ``observe`` sees each chunk's patients,
+    encounters and diagnoses where they are made (in the generating thread)."""
     if residents > CHUNK and PIPELINE:
-        yield from _threaded_chunks(pop, residents, ids, writers)
+        yield from _threaded_chunks(pop, residents, ids, writers, observe)
         return
     for index, start in enumerate(range(0, residents, CHUNK)):
         stop = min(residents, start + CHUNK)
-        yield stop, _chunk_tables(pop, index, start, stop, ids, writers)
+        yield stop, _chunk_tables(pop, index, start, stop, ids, writers, observe)
 
 
 # Indexes whose leading column grows with the load order (residents are written in id order
@@ -277,8 +257,9 @@ def _foreign_keys(model: type[models.Model]) -> list[tuple[str, str]]:
 
 
 @contextmanager
-def _bulk_load(enabled: bool) -> Iterator[None]:
-    """Drop the big tables' secondary indexes (and on PostgreSQL their foreign keys, whose
+def _bulk_load(enabled: bool,
+               tables: Sequence[type[models.Model]] = BIG_TABLES) -> Iterator[None]:
+    """Drop the secondary indexes of ``tables`` (and on PostgreSQL their foreign keys, whose
     per-row triggers dominate a COPY) and relax SQLite durability for the load; restore all
     of it afterwards, whatever happens. Re-adding a foreign key validates every row, so the
     references are checked as strictly as during row-by-row inserts."""
@@ -304,7 +285,7 @@ def _bulk_load(enabled: bool) -> Iterator[None]:
                 with connection.cursor() as cur:
                     cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 immediate = True
-            for model in BIG_TABLES:
+            for model in tables:
                 table = qn(model._meta.db_table)
                 for name, definition in _foreign_keys(model):
                     with connection.cursor() as cur:
@@ -334,7 +315,7 @@ def _bulk_load(enabled: bool) -> Iterator[None]:
                 cur.execute(f"PRAGMA cache_size={int(cache)}")
         if connection.vendor == "postgresql":
             with connection.cursor() as cur:
-                for model in BIG_TABLES:
+                for model in tables:
                     cur.execute(f"ANALYZE {qn(model._meta.db_table)}")
 
 
@@ -428,6 +409,7 @@ def generate(
     first = Ids(patient=bulk.next_id(Patient), encounter=bulk.next_id(Encounter),
                 diagnosis=bulk.next_id(Diagnosis), settlement=bulk.next_id(Settlement))
     ids_now = Ids(**vars(first))
+    observed = chronic_mod.Observed(plan)
     writers = (_Writer(Patient, PATIENT_FIELDS, stamp), _Writer(Encounter, ENCOUNTER_FIELDS, stamp),
                _Writer(Diagnosis, DIAGNOSIS_FIELDS, stamp),
                _Writer(Settlement, SETTLEMENT_FIELDS, stamp))
@@ -439,7 +421,9 @@ def generate(
                    desc=str(_("Residents")), leave=True)
     try:
         with _bulk_load(drop_indexes and residents >= 2 * CHUNK):
-            for stop, rows in _chunks(pop, residents, ids_now, writers):
+            # the residents and chronic diagnoses for the chronic step are taken as the
+            # chunks are made (no read of them back)
+            for stop, rows in _chunks(pop, residents, ids_now, writers, observed.observe):
                 with transaction.atomic():
                     for writer, table in zip(writers, rows, strict=True):
                         writer.write(table)
@@ -473,12 +457,16 @@ def generate(
         from tqdm import tqdm
 
         tqdm.write(str(_("Family-doctor teams, contracts, chronic registries and follow-ups …")))
-    with transaction.atomic():  # teams, contracts, registries, follow-ups (issue 6 item 9)
+    # teams, contracts, registries, follow-ups (issue 6 item 9): millions of rows for a
+    # million residents, loaded like the residents' (secondary indexes built afterwards)
+    with _bulk_load(drop_indexes and residents >= 2 * CHUNK, chronic_mod.BULK_TABLES), \
+            transaction.atomic():
         summary.counts.update(chronic_mod.generate(
             plan, seed=seed, year=year, until=until, now=now,
             patients=(first.patient, ids_now.patient),
             write=lambda model, fields, rows: _Writer(model, fields, stamp).write(
-                rows, complete=True)))
+                rows, complete=True), observed=observed))
+    del observed
     summary.counts[Schedule._meta.label] = made.schedules
     summary.counts[Slot._meta.label] = Slot.objects.count()
     summary.counts[Bed._meta.label] = made.beds
