@@ -14,12 +14,13 @@ def _no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TIERCARE_WEB_THREADS", raising=False)
 
 
-@pytest.mark.parametrize("cores, sqlite, postgresql", [(1, 1, 2), (2, 2, 2), (8, 2, 8)])
-def test_postgresql_takes_a_process_per_core_and_more_threads_sqlite_two_at_most(
+@pytest.mark.parametrize("cores, sqlite, postgresql",
+                         [(1, 1, 2), (2, 2, 4), (8, 2, 16), (32, 2, 16)])
+def test_postgresql_takes_two_processes_per_core_up_to_sixteen_sqlite_two_at_most(
         monkeypatch, cores, sqlite, postgresql):
     monkeypatch.setattr(cli.os, "cpu_count", lambda: cores)
     assert cli.web_processes("sqlite") == (sqlite, 4)
-    assert cli.web_processes("postgresql") == (postgresql, 8)
+    assert cli.web_processes("postgresql") == (postgresql, 4)
 
 
 def test_the_options_then_the_environment_win(monkeypatch):

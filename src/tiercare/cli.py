@@ -82,11 +82,14 @@ def stop_worker(worker: subprocess.Popen[bytes]) -> None:
 
 
 #: threads per server process, by database: while one waits for the database another
-#: computes. PostgreSQL answers every statement over a socket, so more threads overlap the
-#: waits (2 × 8 on two cores: p99 40–55 ms at 250 bookings/s against 110–390 ms with 2 × 4);
-#: on SQLite more threads are more writers waiting for its one lock (2 × 8: p99 110–530 ms
-#: against 40–100 ms with 2 × 4). docs/benchmarks.md, booking storm.
-WEB_THREADS = {"sqlite": 4, "postgresql": 8}
+#: computes. On SQLite more threads are more writers waiting for its one lock (2 × 8: p99
+#: 110–530 ms against 40–100 ms with 2 × 4); on PostgreSQL, under granian, more processes
+#: beat more threads (scheduled 300 bookings/s on two cores, p99: 4 × 4 29 ms, 4 × 2 24 ms,
+#: 2 × 8 82 ms, 2 × 4 417 ms). docs/benchmarks.md, booking storm.
+WEB_THREADS = {"sqlite": 4, "postgresql": 4}
+#: PostgreSQL processes at most: 16 × 4 threads keep the server's connections within
+#: PostgreSQL's default ``max_connections`` (100) with room for the workers and psql
+MAX_POSTGRESQL_PROCESSES = 16
 
 
 def web_processes(vendor: str, workers: int | None = None,
@@ -94,8 +97,10 @@ def web_processes(vendor: str, workers: int | None = None,
     """The web server's processes and threads per process for the database ``vendor``: as
     given, else ``TIERCARE_WEB_WORKERS`` / ``TIERCARE_WEB_THREADS``, else
 
-    * PostgreSQL: one process per core (at least two) — a Python process computes on one
-      core at a time, and the database's own processes take the waits;
+    * PostgreSQL: two processes per core (at least two, at most
+      ``MAX_POSTGRESQL_PROCESSES``) — a Python process computes on one core at a time (the
+      GIL), and its threads wait for the database in turn: with two per core one computes
+      while the other's threads wait, and fewer threads share each lock;
     * SQLite: two processes at most — writes take one lock in turn, and a writer of another
       process that finds it taken sleeps and retries, so more processes only lengthen the
       slowest bookings' wait;
@@ -103,7 +108,7 @@ def web_processes(vendor: str, workers: int | None = None,
     and ``WEB_THREADS`` threads each."""
     cores = os.cpu_count() or 2
     sqlite = vendor == "sqlite"
-    processes = min(2, cores) if sqlite else max(2, cores)
+    processes = min(2, cores) if sqlite else max(2, min(2 * cores, MAX_POSTGRESQL_PROCESSES))
     per_process = WEB_THREADS["sqlite" if sqlite else "postgresql"]
     return (workers or int(os.environ.get("TIERCARE_WEB_WORKERS") or processes),
             threads or int(os.environ.get("TIERCARE_WEB_THREADS") or per_process))
