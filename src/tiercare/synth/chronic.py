@@ -709,13 +709,17 @@ class ChronicGenerator:
         qn = connection.ops.quote_name
         first = self.ids_before[Contract]
         cols = ", ".join(qn(c) for c in bulk.columns(ContractEvent, (
-            "contract", "at", "action", "from_status", "to_status", "reason")))
+            "id", "contract", "at", "action", "from_status", "to_status", "reason")))
+        # explicit ids in contract order, as every other synthetic row has: the same seed
+        # gives the same ids on PostgreSQL too, whose sequences a rollback does not undo
+        next_event = bulk.next_id(ContractEvent)
         table, event = qn(Contract._meta.db_table), qn(ContractEvent._meta.db_table)
         active, ended = Contract.Status.ACTIVE.value, Contract.Status.ENDED.value
         switched = Contract.EndReason.SWITCHED.value
         with connection.cursor() as cursor:
             cursor.execute(
-                f"INSERT INTO {event} ({cols}) SELECT cid, e_at, e_action, e_from, e_to, e_note "
+                f"INSERT INTO {event} ({cols}) SELECT ROW_NUMBER() OVER (ORDER BY cid, k) + "
+                f"%s - 1, cid, e_at, e_action, e_from, e_to, e_note "
                 f"FROM (SELECT c.id AS cid, 0 AS k, c.consent_at AS e_at, "
                 f"CASE WHEN c.previous_id IS NULL THEN 'sign' WHEN p.end_reason = %s "
                 f"THEN 'switch' ELSE 'renew' END AS e_action, '' AS e_from, %s AS e_to, "
@@ -723,7 +727,7 @@ class ChronicGenerator:
                 f"WHERE c.id >= %s "
                 f"UNION ALL SELECT c.id, 1, c.updated_at, c.end_reason, %s, %s, c.end_note "
                 f"FROM {table} c WHERE c.id >= %s AND c.status = %s) AS e ORDER BY cid, k",
-                [switched, active, first, active, ended, first, ended])
+                [next_event, switched, active, first, active, ended, first, ended])
             self.counts[ContractEvent] += max(0, cursor.rowcount)
 
     # --- registries ---------------------------------------------------------------------------
